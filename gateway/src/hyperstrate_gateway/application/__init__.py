@@ -1,0 +1,1 @@
+"""Use cases (commands and queries) and the ports they need."""

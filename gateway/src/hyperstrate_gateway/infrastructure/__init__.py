@@ -1,0 +1,1 @@
+"""Tables, repositories, NATS consumers: adapters implementing the ports."""

@@ -1,0 +1,434 @@
+"""NATS JetStream plumbing: connection, provisioning, durable consumers, replay, request/reply.
+
+- Streams and durable consumers are provisioned explicitly at start-up from their specs in
+  `hyperstrate_contracts`; a changed spec updates the existing stream or consumer.
+- `ConsumerRunner` pulls from a durable consumer with explicit acks, naks with backoff on
+  failure, moves a message to its dead-letter subject after max deliveries, keeps long work
+  alive with `in_progress`, and drains gracefully.
+- `idempotent()` wraps a handler so its effect and an inbox row commit in one transaction.
+- `StreamFollower` replays a stream in order into an in-memory projection, then follows it
+  live, with a `caught_up` signal for readiness.
+- `request()` / `serve()` carry msgspec messages over NATS request/reply with timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+import msgspec
+import nats
+from hyperstrate_contracts import (
+    ConsumerSpec,
+    Event,
+    EventRegistry,
+    Retention,
+    StreamSpec,
+    dead_letter_subject,
+)
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext, api
+from nats.js.errors import NotFoundError
+from opentelemetry import context as otel_context
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hyperstrate_kit.database import Database
+from hyperstrate_kit.metrics import CONSUMER_HANDLED, CONSUMER_LAG
+from hyperstrate_kit.telemetry import extract_context, inject_headers, tracer
+
+__all__ = [
+    "ConsumerRunner",
+    "PoisonMessage",
+    "RemoteError",
+    "ServiceUnavailable",
+    "StreamFollower",
+    "connect_nats",
+    "idempotent",
+    "provision_consumer",
+    "provision_streams",
+    "request",
+    "serve",
+]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R", bound=msgspec.Struct)
+
+
+async def connect_nats(url: str, name: str) -> NatsClient:
+    """Connect with unlimited reconnects, so a NATS restart is ridden out, not fatal."""
+    return await nats.connect(
+        url,
+        name=f"hyperstrate-{name}",
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+    )
+
+
+def _stream_config(spec: StreamSpec) -> api.StreamConfig:
+    retention = (
+        api.RetentionPolicy.WORK_QUEUE
+        if spec.retention is Retention.WORK_QUEUE
+        else api.RetentionPolicy.LIMITS
+    )
+    return api.StreamConfig(
+        name=spec.name,
+        description=spec.description,
+        subjects=list(spec.subjects),
+        retention=retention,
+        storage=api.StorageType.FILE,
+        max_age=spec.max_age_seconds,
+        duplicate_window=spec.duplicate_window_seconds,
+    )
+
+
+async def provision_streams(js: JetStreamContext, specs: Sequence[StreamSpec]) -> None:
+    """Create each stream, or update it to its spec if it exists."""
+    for spec in specs:
+        config = _stream_config(spec)
+        try:
+            await js.stream_info(spec.name)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            await js.update_stream(config)
+
+
+def _server_max_deliver(spec: ConsumerSpec) -> int:
+    # One delivery more than ours: if the last attempt dies with the process (no nak),
+    # the server still redelivers once, so the message reaches the dead-letter subject.
+    return spec.max_deliver + 1
+
+
+async def provision_consumer(js: JetStreamContext, spec: ConsumerSpec) -> api.ConsumerInfo:
+    """Create the durable pull consumer, or apply a changed spec to the existing one."""
+    config = api.ConsumerConfig(
+        name=spec.durable,
+        durable_name=spec.durable,
+        description=spec.description,
+        ack_policy=api.AckPolicy.EXPLICIT,
+        deliver_policy=api.DeliverPolicy.ALL,
+        ack_wait=spec.ack_wait_seconds,
+        max_deliver=_server_max_deliver(spec),
+        max_ack_pending=spec.max_ack_pending,
+        filter_subjects=list(spec.filter_subjects) or None,
+    )
+    return await js.add_consumer(spec.stream, config)
+
+
+class PoisonMessage(Exception):
+    """A message that can never be handled (undecodable): dead-lettered at once."""
+
+
+class ConsumerRunner(Generic[T]):
+    """Runs a handler over a durable pull consumer until stopped.
+
+    The handler gets the decoded message and the raw `Msg`. It returns normally to ack,
+    raises to nak with backoff (or dead-letter after `max_deliver` attempts), or raises
+    `PoisonMessage` to dead-letter at once.
+    """
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        spec: ConsumerSpec,
+        handler: Callable[[T, Msg], Awaitable[None]],
+        decode: Callable[[Msg], T],
+        *,
+        batch_size: int = 32,
+        fetch_timeout: float = 1.0,
+    ) -> None:
+        self.js = js
+        self.spec = spec
+        self.handler = handler
+        self.decode = decode
+        self.batch_size = batch_size
+        self.fetch_timeout = fetch_timeout
+        self._stopping = asyncio.Event()
+        self._subscription: JetStreamContext.PullSubscription | None = None
+
+    async def run(self) -> None:
+        """Fetch and handle batches until `stop()`; an in-flight batch finishes first."""
+        self._subscription = await self.js.pull_subscribe_bind(
+            durable=self.spec.durable, stream=self.spec.stream
+        )
+        stop_wait = asyncio.ensure_future(self._stopping.wait())
+        try:
+            while not self._stopping.is_set():
+                fetch = asyncio.ensure_future(
+                    self._subscription.fetch(self.batch_size, timeout=self.fetch_timeout)
+                )
+                await asyncio.wait({fetch, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():  # stopping while idle: nothing in hand to finish
+                    fetch.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await fetch
+                    break
+                try:
+                    messages = fetch.result()
+                except (NatsTimeoutError, TimeoutError):
+                    continue
+                except Exception as exc:  # connection trouble: back off, keep going
+                    log.warning("consumer %s fetch failed: %s", self.spec.durable, exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                for msg in messages:
+                    await self._handle(msg)
+        finally:
+            stop_wait.cancel()
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+
+    async def stop(self) -> None:
+        """Ask the runner to drain: stop fetching, finish what is in hand."""
+        self._stopping.set()
+
+    async def _handle(self, msg: Msg) -> None:
+        consumer = self.spec.durable
+        attempt = msg.metadata.num_delivered
+        keepalive = asyncio.ensure_future(self._keep_in_progress(msg))
+        parent = extract_context(msg.headers)
+        token = otel_context.attach(parent)
+        try:
+            with tracer().start_as_current_span(f"consume {msg.subject}"):
+                try:
+                    decoded = self.decode(msg)
+                except Exception as exc:
+                    raise PoisonMessage(f"undecodable message: {exc}") from exc
+                await self.handler(decoded, msg)
+        except PoisonMessage as exc:
+            await self._dead_letter(msg, str(exc))
+            CONSUMER_HANDLED.labels(consumer, "dead_lettered").inc()
+        except Exception as exc:
+            if attempt >= self.spec.max_deliver:
+                await self._dead_letter(msg, f"{type(exc).__name__}: {exc}")
+                CONSUMER_HANDLED.labels(consumer, "dead_lettered").inc()
+            else:
+                log.warning(
+                    "consumer %s failed on %s (attempt %d): %s", consumer, msg.subject, attempt, exc
+                )
+                await msg.nak(delay=self._backoff(attempt))
+                CONSUMER_HANDLED.labels(consumer, "retried").inc()
+        else:
+            await msg.ack()
+            CONSUMER_HANDLED.labels(consumer, "acked").inc()
+            CONSUMER_LAG.labels(consumer).observe(
+                max(0.0, time.time() - msg.metadata.timestamp.timestamp())
+            )
+        finally:
+            otel_context.detach(token)
+            keepalive.cancel()
+
+    def _backoff(self, attempt: int) -> float:
+        delays = self.spec.backoff_seconds or (1.0,)
+        return delays[min(attempt - 1, len(delays) - 1)]
+
+    async def _keep_in_progress(self, msg: Msg) -> None:
+        # Long work must not outlive ack_wait, or the server would redeliver it meanwhile.
+        interval = max(self.spec.ack_wait_seconds / 3, 0.1)
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> None:
+        headers = dict(msg.headers or {})
+        headers.pop("Nats-Msg-Id", None)
+        headers.update(
+            {
+                "Hs-Original-Subject": msg.subject,
+                "Hs-Consumer": self.spec.durable,
+                "Hs-Deliveries": str(msg.metadata.num_delivered),
+                "Hs-Error": reason[:500],
+            }
+        )
+        await self.js.publish(dead_letter_subject(self.spec), msg.data, headers=headers)
+        await msg.term()
+        log.error(
+            "consumer %s dead-lettered %s after %d deliveries: %s",
+            self.spec.durable, msg.subject, msg.metadata.num_delivered, reason,
+        )  # fmt: skip
+
+
+def event_decoder(registry: EventRegistry) -> Callable[[Msg], Event]:
+    """Decode a JetStream message into the event its subject names."""
+    return lambda msg: registry.decode(msg.subject, msg.data)
+
+
+def idempotent(
+    database: Database,
+    consumer: str,
+    effect: Callable[[AsyncSession, Event], Awaitable[None]],
+) -> Callable[[Event, Msg], Awaitable[None]]:
+    """A handler whose effect commits with an inbox row: a redelivered event is skipped."""
+
+    async def handle(event: Event, _msg: Msg) -> None:
+        async with database.transaction() as session:
+            recorded = await session.execute(
+                text(
+                    "INSERT INTO inbox (consumer, event_id) VALUES (:consumer, :event_id) "
+                    "ON CONFLICT DO NOTHING RETURNING event_id"
+                ),
+                {"consumer": consumer, "event_id": event.event_id},
+            )
+            if recorded.first() is None:
+                return  # seen before: ack without re-applying
+            await effect(session, event)
+
+    return handle
+
+
+class StreamFollower:
+    """Replays a stream's events in order into `apply`, then follows it live.
+
+    `caught_up` is set once every event stored when the follower started has been applied;
+    services report not-ready until then.
+    """
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        registry: EventRegistry,
+        subject: str,
+        apply: Callable[[Event], Awaitable[None] | None],
+    ) -> None:
+        self.js = js
+        self.registry = registry
+        self.subject = subject
+        self.apply = apply
+        self.caught_up = asyncio.Event()
+        self.applied = 0
+        self._subscription: Subscription | None = None
+
+    async def start(self) -> None:
+        """Subscribe with an ordered consumer from the stream's first message."""
+        self._subscription = await self.js.subscribe(
+            self.subject,
+            cb=self._on_message,
+            ordered_consumer=True,
+            deliver_policy=api.DeliverPolicy.ALL,
+            idle_heartbeat=5.0,
+        )
+        info = await self._subscription.consumer_info()
+        if info.num_pending == 0 and not (info.delivered and info.delivered.stream_seq):
+            self.caught_up.set()  # nothing to replay
+
+    async def _on_message(self, msg: Msg) -> None:
+        try:
+            event = self.registry.decode(msg.subject, msg.data)
+        except Exception as exc:  # an event type this follower does not know: skip it
+            log.debug("follower on %s skipped %s: %s", self.subject, msg.subject, exc)
+        else:
+            result = self.apply(event)
+            if inspect.isawaitable(result):
+                await result
+            self.applied += 1
+        if msg.metadata.num_pending == 0:
+            self.caught_up.set()
+
+    async def stop(self) -> None:
+        """Stop following."""
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+            self._subscription = None
+
+
+class ServiceUnavailable(Exception):
+    """No service answered the request in time (no responders, or a timeout)."""
+
+
+class RemoteError(Exception):
+    """The service answered with an error."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class _ErrorReply(msgspec.Struct):
+    code: str
+    message: str
+
+
+async def request(
+    nc: NatsClient,
+    subject: str,
+    payload: msgspec.Struct,
+    response_type: type[R],
+    *,
+    timeout: float = 2.0,
+) -> R:
+    """Ask `subject` and decode the reply as `response_type`.
+
+    Raises `ServiceUnavailable` on timeout or no responders, `RemoteError` on an error reply.
+    """
+    try:
+        reply = await nc.request(
+            subject, msgspec.json.encode(payload), timeout=timeout, headers=inject_headers()
+        )
+    except (NoRespondersError, NatsTimeoutError, TimeoutError) as exc:
+        raise ServiceUnavailable(f"{subject}: {type(exc).__name__}") from exc
+    if reply.headers and reply.headers.get("Hs-Error"):
+        error = msgspec.json.decode(reply.data, type=_ErrorReply)
+        raise RemoteError(error.code, error.message)
+    return msgspec.json.decode(reply.data, type=response_type)
+
+
+async def serve(
+    nc: NatsClient,
+    subject: str,
+    request_type: type[R],
+    handler: Callable[[R], Awaitable[msgspec.Struct]],
+    *,
+    queue: str = "",
+) -> Subscription:
+    """Answer requests on `subject` (in queue group `queue`) with `handler`'s reply.
+
+    A bad request or a `RemoteError` raised by the handler is answered as an error reply;
+    any other exception is logged and answered as `internal` without its details.
+    """
+
+    async def on_request(msg: Msg) -> None:
+        token = otel_context.attach(extract_context(msg.headers))
+        try:
+            try:
+                body = msgspec.json.encode(
+                    await handler(msgspec.json.decode(msg.data, type=request_type))
+                )
+                await msg.respond(body)
+            except msgspec.ValidationError as exc:
+                await _respond_error(msg, "bad_request", str(exc))
+            except RemoteError as exc:
+                await _respond_error(msg, exc.code, exc.message)
+            except Exception:
+                log.exception("request handler for %s failed", subject)
+                await _respond_error(msg, "internal", "internal error")
+        finally:
+            otel_context.detach(token)
+
+    return await nc.subscribe(subject, queue=queue, cb=on_request)
+
+
+async def _respond_error(msg: Msg, code: str, message: str) -> None:
+    if msg.reply:
+        await msg._client.publish(
+            msg.reply,
+            msgspec.json.encode(_ErrorReply(code=code, message=message)),
+            headers={"Hs-Error": code},
+        )
+
+
+__all__ += ["event_decoder"]

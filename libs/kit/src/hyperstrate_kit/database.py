@@ -1,0 +1,166 @@
+"""SQLAlchemy 2 async on asyncpg: one database per service, migrations at start-up.
+
+Each service owns a database (created if missing) and ships its Alembic scripts inside its
+package. The kit's own tables (event store, relay cursor, inbox) are a migration set too,
+with its own version table, applied first. Migrations run under a PostgreSQL advisory lock
+so that two replicas starting together do not race.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+__all__ = [
+    "KIT_MIGRATIONS",
+    "Database",
+    "MigrationSet",
+    "advisory_key",
+    "database_url_for",
+    "ensure_database",
+    "run_alembic_env",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationSet:
+    """Alembic scripts shipped inside a package, tracked in their own version table."""
+
+    package: str  # e.g. "hyperstrate_auth.migrations"
+    version_table: str
+
+    @property
+    def script_location(self) -> str:
+        """The scripts' folder on disk."""
+        return str(resources.files(self.package))
+
+
+KIT_MIGRATIONS = MigrationSet("hyperstrate_kit.migrations", "kit_alembic_version")
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for pg_advisory_lock, derived from a name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def database_url_for(server_url: str, database: str) -> URL:
+    """The asyncpg URL of `database` on the server that `server_url` points at."""
+    url = make_url(server_url)
+    return url.set(drivername="postgresql+asyncpg", database=database)
+
+
+async def ensure_database(server_url: str, database: str) -> None:
+    """Create `database` on the server if it does not exist (safe under concurrency)."""
+    url = make_url(server_url)
+    maintenance_db = url.database or "postgres"
+    dsn = url.set(drivername="postgresql", database=maintenance_db).render_as_string(False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if not exists:
+            quoted = '"' + database.replace('"', '""') + '"'
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                await conn.execute(f"CREATE DATABASE {quoted}")
+    finally:
+        await conn.close()
+
+
+def _upgrade(connection: Connection, migrations: MigrationSet) -> None:
+    config = Config()
+    config.set_main_option("script_location", migrations.script_location)
+    config.attributes["connection"] = connection
+    config.attributes["version_table"] = migrations.version_table
+    command.upgrade(config, "head")
+
+
+def run_alembic_env() -> None:
+    """The body of every migrations/env.py: run online against the connection we pass in."""
+    from alembic import context
+
+    connection = context.config.attributes["connection"]
+    context.configure(
+        connection=connection,
+        version_table=context.config.attributes["version_table"],
+        transaction_per_migration=False,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+class Database:
+    """A service's database: engine, session factory, migrations, readiness."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(
+        cls,
+        server_url: str,
+        database: str,
+        *,
+        migrations: Sequence[MigrationSet] = (KIT_MIGRATIONS,),
+        pool_size: int = 10,
+        **engine_options: Any,
+    ) -> Database:
+        """Create the database if missing, connect, and apply migrations under a lock."""
+        await ensure_database(server_url, database)
+        engine = create_async_engine(
+            database_url_for(server_url, database),
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            **engine_options,
+        )
+        db = cls(engine)
+        try:
+            await db.migrate(migrations)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return db
+
+    async def migrate(self, migrations: Sequence[MigrationSet]) -> None:
+        """Apply every migration set in order, holding a transaction-level advisory lock."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key("migrations")}
+            )
+            for migration_set in migrations:
+                await conn.run_sync(_upgrade, migration_set)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()

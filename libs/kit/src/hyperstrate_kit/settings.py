@@ -1,0 +1,203 @@
+"""Typed settings read once from the environment, then `.env.local`, then `.env`.
+
+A service declares one frozen msgspec Struct (subclassing `ServiceSettings`); every field
+maps to the environment variable of the same name in upper case (`log_retention_days` ->
+`LOG_RETENTION_DAYS`). An invalid value stops start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+
+import msgspec
+
+__all__ = [
+    "INSECURE_DEV_JWT_SECRET",
+    "ServiceSettings",
+    "SettingsError",
+    "env_var_name",
+    "load_settings",
+    "read_env_file",
+    "redact",
+]
+
+# Used only outside production, where a missing JWT_SECRET would otherwise stop start-up.
+INSECURE_DEV_JWT_SECRET = "hyperstrate-insecure-development-secret-change-me"
+
+
+class SettingsError(ValueError):
+    """Configuration that cannot start a service; the message names the variable(s)."""
+
+
+class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Settings every service shares. Subclass it and add the service's own fields."""
+
+    service_name: ClassVar[str] = "service"
+    default_port: ClassVar[int] = 8090
+    # Older names still honoured: (variable, alias read when the variable is unset).
+    env_aliases: ClassVar[Mapping[str, str]] = {"DATABASE_URL": "DATABASE_DSN"}
+
+    app_env: Literal["development", "test", "production"] = "development"
+    host: str = "0.0.0.0"
+    port: int = 0  # 0: the service's default_port
+    database_url: str = ""
+    database_name: str = ""  # "": hyperstrate_<service>
+    nats_url: str = "nats://127.0.0.1:4222"
+    jwt_secret: str = ""
+    secrets_key: str = ""
+    frontend_url: str = "http://localhost:8080"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    data_dir: str = ".data"
+    otel_exporter_otlp_endpoint: str = ""
+    otel_traces_sampler_ratio: float = 1.0
+    outbound_allow_private: bool = False
+    outbound_allowed_hosts: tuple[str, ...] = ()
+    request_timeout_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise SettingsError("PORT: must be between 0 and 65535")
+        if not 0.0 <= self.otel_traces_sampler_ratio <= 1.0:
+            raise SettingsError("OTEL_TRACES_SAMPLER_RATIO: must be between 0 and 1")
+        if self.is_production and not self.jwt_secret:
+            raise SettingsError("JWT_SECRET: must be set when APP_ENV=production")
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f}={redact(f, getattr(self, f))!r}" for f in self.__struct_fields__)
+        return f"{type(self).__name__}({shown})"
+
+    @property
+    def is_production(self) -> bool:
+        """True when APP_ENV=production."""
+        return self.app_env == "production"
+
+    @property
+    def listen_port(self) -> int:
+        """The port to serve on: PORT, or the service's default."""
+        return self.port or self.default_port
+
+    @property
+    def database(self) -> str:
+        """The name of this service's own database."""
+        return self.database_name or f"hyperstrate_{self.service_name}"
+
+    @property
+    def effective_jwt_secret(self) -> str:
+        """JWT_SECRET, or the insecure development fallback outside production."""
+        return self.jwt_secret or INSECURE_DEV_JWT_SECRET
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def env_var_name(field_name: str) -> str:
+    """The environment variable read for a settings field."""
+    return field_name.upper()
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a dotenv file: KEY=VALUE lines, `#` comments, optional `export`, optional quotes."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw_line in path.read_text(encoding="utf-8").splitlines():
+        line = raw_line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        else:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key.strip()] = value
+    return values
+
+
+def _layered_environment(environ: Mapping[str, str], env_dir: Path) -> dict[str, str]:
+    """The environment over `.env.local` over `.env`; the files are ignored in production."""
+    if environ.get("APP_ENV") == "production":
+        return dict(environ)
+    merged = read_env_file(env_dir / ".env")
+    merged.update(read_env_file(env_dir / ".env.local"))
+    merged.update(environ)
+    return merged
+
+
+def _is_sequence_type(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is types.UnionType or origin is typing.Union:
+        return any(_is_sequence_type(arg) for arg in typing.get_args(annotation))
+    return origin in (tuple, list, frozenset, set)
+
+
+def _raw_value(annotation: Any, text: str) -> Any:
+    """Environment text as the shape msgspec expects: comma lists become sequences."""
+    if _is_sequence_type(annotation):
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return text
+
+
+def load_settings(
+    cls: type[S],
+    *,
+    environ: Mapping[str, str] | None = None,
+    env_dir: Path | None = None,
+) -> S:
+    """Build `cls` from the environment (then `.env.local`, then `.env` in `env_dir`).
+
+    Raises `SettingsError` naming every variable with an invalid value.
+    """
+    source = _layered_environment(os.environ if environ is None else environ, env_dir or Path.cwd())
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for field in msgspec.structs.fields(cls):
+        name = env_var_name(field.name)
+        text = source.get(name)
+        if text is None and name in cls.env_aliases:
+            text = source.get(cls.env_aliases[name])
+        if text is None:
+            continue
+        annotation = hints[field.name]
+        try:
+            values[field.name] = msgspec.convert(
+                _raw_value(annotation, text), annotation, strict=False
+            )
+        except msgspec.ValidationError as exc:
+            problems.append(f"{name}: {_describe(exc)} (got {redact(field.name, text)!r})")
+    if problems:
+        raise SettingsError("invalid configuration: " + "; ".join(problems))
+    try:
+        return cls(**values)
+    except SettingsError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"invalid configuration: {exc}") from exc
+
+
+_SECRET_MARKERS = ("secret", "password", "token", "_key")
+
+
+def redact(field_name: str, value: Any) -> Any:
+    """A value safe to print: secrets masked, passwords removed from URLs."""
+    if isinstance(value, str) and value:
+        if any(marker in field_name.lower() for marker in _SECRET_MARKERS):
+            return "***"
+        if "://" in value and "@" in value:
+            scheme, _, rest = value.partition("://")
+            credentials, _, host = rest.rpartition("@")
+            user = credentials.split(":", 1)[0]
+            return f"{scheme}://{user}:***@{host}" if ":" in credentials else value
+    return value
+
+
+def _describe(exc: msgspec.ValidationError) -> str:
+    message = str(exc)
+    return message.split(" - at ", 1)[0]

@@ -1,0 +1,1 @@
+from kit_support import test_stream  # noqa: F401 - fixture

@@ -1,0 +1,4 @@
+"""hyperstrate auth.
+
+Organisations, users, teams, sessions, OIDC, API keys, virtual keys, router team access.
+"""

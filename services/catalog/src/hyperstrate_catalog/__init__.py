@@ -1,0 +1,4 @@
+"""hyperstrate catalog.
+
+Model catalog, registrations, direct inference, async jobs, conversations, MCP registry.
+"""

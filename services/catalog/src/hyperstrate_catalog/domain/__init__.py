@@ -1,0 +1,1 @@
+"""Aggregates, value objects, domain events and errors: pure Python, no I/O."""

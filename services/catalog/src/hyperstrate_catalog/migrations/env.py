@@ -1,0 +1,3 @@
+from hyperstrate_kit.database import run_alembic_env
+
+run_alembic_env()

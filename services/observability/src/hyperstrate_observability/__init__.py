@@ -1,0 +1,4 @@
+"""hyperstrate observability.
+
+Inference logs, usage and cost, health probes, audit log, webhooks, retention.
+"""

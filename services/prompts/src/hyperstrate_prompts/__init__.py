@@ -1,0 +1,4 @@
+"""hyperstrate prompts.
+
+Versioned prompt templates.
+"""

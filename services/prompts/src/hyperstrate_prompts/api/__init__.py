@@ -1,0 +1,1 @@
+"""Litestar controllers and msgspec DTOs."""

@@ -1,0 +1,4 @@
+"""hyperstrate router.
+
+Routers, targets, features, interceptors and the inference pipeline.
+"""
