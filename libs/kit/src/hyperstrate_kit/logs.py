@@ -18,7 +18,11 @@ __all__ = ["configure_logging", "request_id_var"]
 # Set by the request-id middleware so every log line of a request carries it.
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's duplicate of the message
+}
 _COLORS = {"DEBUG": "\x1b[36m", "INFO": "\x1b[32m", "WARNING": "\x1b[33m", "ERROR": "\x1b[31m"}
 _DIM, _RESET = "\x1b[2m", "\x1b[0m"
 
@@ -59,13 +63,20 @@ class JsonFormatter(logging.Formatter):
 
 
 class ConsoleFormatter(logging.Formatter):
-    """Readable colored lines for a developer's terminal."""
+    """Readable lines for a developer, colored on a terminal."""
+
+    def __init__(self, colored: bool) -> None:
+        super().__init__()
+        self._colored = colored
+
+    def _paint(self, code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if self._colored else text
 
     def format(self, record: logging.LogRecord) -> str:
         time = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.%f")[:-3]
-        color = _COLORS.get(record.levelname, "")
-        extras = " ".join(f"{_DIM}{k}={_RESET}{v}" for k, v in _fields(record).items())
-        line = f"{_DIM}{time}{_RESET} {color}{record.levelname[:4]}{_RESET} {record.getMessage()}"
+        level = self._paint(_COLORS.get(record.levelname, ""), record.levelname[:4])
+        extras = " ".join(f"{self._paint(_DIM, k + '=')}{v}" for k, v in _fields(record).items())
+        line = f"{self._paint(_DIM, time)} {level} {record.getMessage()}"
         if extras:
             line = f"{line} {extras}"
         if record.exc_info:
@@ -80,9 +91,10 @@ def configure_logging(
     log_format: Literal["auto", "json", "console"] = "auto",
 ) -> None:
     """Install the root handler on stderr: console when it is a TTY (or asked), JSON otherwise."""
-    use_console = log_format == "console" or (log_format == "auto" and sys.stderr.isatty())
+    on_terminal = sys.stderr.isatty()
+    use_console = log_format == "console" or (log_format == "auto" and on_terminal)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(ConsoleFormatter() if use_console else JsonFormatter(service))
+    handler.setFormatter(ConsoleFormatter(on_terminal) if use_console else JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -81,8 +81,8 @@ def _embedded() -> Iterator[Infrastructure]:
 
 @contextlib.contextmanager
 def _containers() -> Iterator[Infrastructure]:  # pragma: no cover - needs a Docker engine
-    from testcontainers.core.container import DockerContainer  # type: ignore[import-not-found]
-    from testcontainers.postgres import PostgresContainer  # type: ignore[import-not-found]
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.postgres import PostgresContainer
 
     with (
         PostgresContainer("postgres:17-alpine", driver=None) as postgres,

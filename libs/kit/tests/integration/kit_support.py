@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import pytest_asyncio
 from hyperstrate_contracts import Event, EventRegistry, StreamSpec
-from nats.aio.client import Client as NatsClient
-from nats.js import JetStreamContext
-from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from hyperstrate_kit.bus import provision_streams
 from hyperstrate_kit.database import Database
 from hyperstrate_kit.eventstore import StoredEvent
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 class WidgetCreated(Event, frozen=True, kw_only=True, tag="kittest.widget.created"):
@@ -68,9 +69,7 @@ async def create_widget_tables(database: Database) -> None:
 async def test_stream(nats_client: NatsClient) -> AsyncIterator[JetStreamContext]:
     """A fresh KITTEST stream for one test."""
     js = nats_client.jetstream()
-    try:
+    with contextlib.suppress(NotFoundError):
         await js.delete_stream(TEST_STREAM.name)
-    except Exception:
-        pass
     await provision_streams(js, [TEST_STREAM])
     yield js

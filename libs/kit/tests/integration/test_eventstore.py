@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hyperstrate_kit.database import Database
+from hyperstrate_kit.eventstore import ConcurrencyError, EventStore
 from kit_support import (
     WidgetCreated,
     WidgetProjection,
@@ -14,9 +16,6 @@ from kit_support import (
     widgets,
 )
 from sqlalchemy import select
-
-from hyperstrate_kit.database import Database
-from hyperstrate_kit.eventstore import ConcurrencyError, EventStore
 
 
 async def _rows(database: Database) -> list[tuple[object, ...]]:
@@ -84,7 +83,9 @@ async def test_failed_projection_rolls_back_the_append(database: Database) -> No
 
     # A second "created" for the same id breaks the read model's primary key.
     with pytest.raises(Exception, match="duplicate key"):
-        await store.append("widget-dup", 0, [WidgetCreated(org_id="o", aggregate_id="w1", name="b")])
+        await store.append(
+            "widget-dup", 0, [WidgetCreated(org_id="o", aggregate_id="w1", name="b")]
+        )
 
     assert await store.load("widget-dup") == []
 
@@ -94,10 +95,12 @@ async def test_rebuild_yields_the_same_rows_as_live_projection(database: Databas
     store = EventStore(database, registry, [WidgetProjection()])
     for i in range(5):
         stream = f"widget-w{i}"
-        await store.append(stream, 0, [WidgetCreated(org_id=f"org{i % 2}", aggregate_id=f"w{i}", name="n")])
+        await store.append(
+            stream, 0, [WidgetCreated(org_id=f"org{i % 2}", aggregate_id=f"w{i}", name="n")]
+        )
         for version in range(1, i + 1):
-            await store.append(stream, version,
-                               [WidgetRenamed(org_id=f"org{i % 2}", aggregate_id=f"w{i}", name=f"n{version}")])  # fmt: skip
+            renamed = WidgetRenamed(org_id=f"org{i % 2}", aggregate_id=f"w{i}", name=f"n{version}")
+            await store.append(stream, version, [renamed])
     live = await _rows(database)
 
     replayed = await store.rebuild()

@@ -6,18 +6,16 @@ import asyncio
 from typing import Any
 
 import msgspec
-
 from hyperstrate_contracts import ConsumerSpec
-from kit_support import TEST_STREAM, WidgetCreated, registry
-from nats.js import JetStreamContext
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from hyperstrate_kit.bus import ConsumerRunner, event_decoder, idempotent, provision_consumer
 from hyperstrate_kit.database import Database
 from hyperstrate_kit.eventstore import EventStore
 from hyperstrate_kit.relay import OutboxRelay
 from hyperstrate_kit.testing import wait_for
+from kit_support import TEST_STREAM, WidgetCreated, registry
+from nats.js import JetStreamContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 async def _stream_messages(js: JetStreamContext) -> int:
@@ -25,7 +23,10 @@ async def _stream_messages(js: JetStreamContext) -> int:
 
 
 async def _append_widgets(store: EventStore, count: int, start: int = 0) -> list[WidgetCreated]:
-    events = [WidgetCreated(org_id="o", aggregate_id=f"w{i}", name=f"n{i}") for i in range(start, start + count)]
+    events = [
+        WidgetCreated(org_id="o", aggregate_id=f"w{i}", name=f"n{i}")
+        for i in range(start, start + count)
+    ]
     for event in events:
         await store.append(f"widget-{event.aggregate_id}", 0, [event])
     return events
@@ -118,7 +119,9 @@ async def test_relay_killed_mid_batch_then_restarted_delivers_each_event_once_in
 
         async def applied_count() -> int:
             async with database.sessions() as session:
-                return int((await session.execute(text("SELECT count(*) FROM applied"))).scalar_one())
+                return int(
+                    (await session.execute(text("SELECT count(*) FROM applied"))).scalar_one()
+                )
 
         async def all_acked() -> bool:
             info = await test_stream.consumer_info(TEST_STREAM.name, "applier")
@@ -134,8 +137,6 @@ async def test_relay_killed_mid_batch_then_restarted_delivers_each_event_once_in
     finally:
         restarted.cancel()
         await asyncio.gather(restarted, return_exceptions=True)
-
-
 
 
 async def test_only_one_relay_leads_per_database(
@@ -175,5 +176,7 @@ async def test_only_one_relay_leads_per_database(
 
 async def _leading(database: Database) -> bool:
     async with database.sessions() as session:
-        held = await session.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"))
+        held = await session.execute(
+            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        )
         return bool(held.scalar_one())

@@ -1,0 +1,184 @@
+"""The HTTP conventions every service gets from the app factory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import msgspec
+import pytest
+from hyperstrate_kit.errors import NotFoundError, RateLimitedError
+from hyperstrate_kit.http import Page, PageParams, ResourceId, create_http_app
+from litestar import Litestar, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.testing import TestClient
+
+
+class WidgetCreate(msgspec.Struct, rename="camel"):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    max_cost_usd: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+
+
+@post("/widgets", sync_to_thread=False)
+def create_widget(data: JSONBody[WidgetCreate]) -> WidgetCreate:
+    return data
+
+
+@get("/widgets/{widget_id:str}", sync_to_thread=False)
+def get_widget(widget_id: ResourceId) -> dict[str, str]:
+    if widget_id == "missing":
+        raise NotFoundError("widget not found")
+    return {"id": widget_id}
+
+
+@get("/widgets", sync_to_thread=False)
+def list_widgets(page_params: NamedDependency[PageParams]) -> Page[int]:
+    items = list(range(1000))[page_params.offset : page_params.offset + page_params.limit]
+    return Page.of(items, page_params, 1000)
+
+
+@get("/limited", sync_to_thread=False)
+def limited() -> None:
+    raise RateLimitedError(retry_after=2.4)
+
+
+@get("/crash", sync_to_thread=False)
+def crash() -> None:
+    raise RuntimeError("password=hunter2")
+
+
+ready = {"db": True}
+
+
+async def db_ready() -> bool:
+    return ready["db"]
+
+
+def _app() -> Litestar:
+    return create_http_app(
+        title="test",
+        route_handlers=[create_widget, get_widget, list_widgets, limited, crash],
+        frontend_url="http://app.example",
+        readiness_checks=[("database", db_ready)],
+    )
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient[Litestar]]:
+    with TestClient(_app()) as test_client:
+        yield test_client
+
+
+def test_bad_body_is_400_naming_the_field(client: TestClient[Litestar]) -> None:
+    response = client.post("/widgets", json={"name": "", "maxCostUsd": -1})
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == {"error", "fields"}
+    assert "name" in body["fields"] or "maxCostUsd" in body["fields"]
+
+    missing = client.post("/widgets", json={})
+    assert missing.status_code == 400 and "name" in missing.json()["fields"]
+
+    wrong_type = client.post("/widgets", json={"name": "ok", "maxCostUsd": "lots"})
+    assert wrong_type.json()["fields"] == {"maxCostUsd": ["Expected `float`, got `str`"]}
+
+
+def test_path_parameter_longer_than_100_is_400(client: TestClient[Litestar]) -> None:
+    assert client.get("/widgets/" + "x" * 100).status_code == 200
+    response = client.get("/widgets/" + "x" * 101)
+    assert response.status_code == 400 and "widget_id" in response.json()["fields"]
+
+
+def test_domain_errors_use_the_envelope(client: TestClient[Litestar]) -> None:
+    missing = client.get("/widgets/missing")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "widget not found", "fields": {}}
+    limited_response = client.get("/limited")
+    assert limited_response.status_code == 429 and limited_response.headers["retry-after"] == "2"
+
+
+def test_unexpected_error_is_a_500_without_details(client: TestClient[Litestar]) -> None:
+    response = client.get("/crash")
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal server error", "fields": {}}
+    assert "hunter2" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("page=0", "page"), ("perPage=501", "perPage"), ("perPage=0", "perPage"), ("page=x", "page")],
+)
+def test_bad_pagination_is_400(client: TestClient[Litestar], query: str, field: str) -> None:
+    response = client.get(f"/widgets?{query}")
+    assert response.status_code == 400 and field in response.json()["fields"]
+
+
+def test_pagination_defaults_and_shape(client: TestClient[Litestar]) -> None:
+    first = client.get("/widgets").json()
+    assert (first["page"], first["perPage"], first["total"], len(first["items"])) == (
+        1,
+        30,
+        1000,
+        30,
+    )
+    last = client.get("/widgets?page=2&perPage=500").json()
+    assert last["items"][0] == 500 and len(last["items"]) == 500
+
+
+def test_request_id_is_echoed_or_generated(client: TestClient[Litestar]) -> None:
+    echoed = client.get("/widgets/a", headers={"X-Request-ID": "req-123"})
+    assert echoed.headers["x-request-id"] == "req-123"
+    generated = client.get("/widgets/a")
+    assert len(generated.headers["x-request-id"]) == 32
+    hostile = client.get("/widgets/a", headers={"X-Request-ID": "bad id; drop"})
+    assert hostile.headers["x-request-id"] != "bad id; drop"
+
+
+def test_health_ready_metrics_and_swagger(client: TestClient[Litestar]) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    ready["db"] = False
+    try:
+        not_ready = client.get("/readyz")
+        assert not_ready.status_code == 503
+        assert not_ready.json()["checks"] == {"database": False}
+    finally:
+        ready["db"] = True
+    client.get("/widgets/a")
+    metrics = client.get("/metrics").text
+    assert (
+        'hyperstrate_http_request_duration_seconds_count{method="GET",route="/widgets/{widget_id}",status="200"}'
+        in metrics
+    )
+    spec = client.get("/swagger/openapi.json").json()
+    assert "/widgets/{widget_id}" in spec["paths"]
+    assert client.get("/swagger").status_code == 200
+
+
+def test_cors_allows_the_frontend(client: TestClient[Litestar]) -> None:
+    response = client.options(
+        "/widgets",
+        headers={"Origin": "http://app.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert response.headers["access-control-allow-origin"] == "http://app.example"
+    other = client.options(
+        "/widgets",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert other.headers.get("access-control-allow-origin") != "http://evil.example"
+
+
+def test_request_logs_by_status_and_health_checks_are_silent(
+    client: TestClient[Litestar], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="hyperstrate.http")
+    client.get("/healthz")
+    client.get("/widgets/a")
+    client.get("/widgets/missing")
+    client.get("/crash")
+    levels = {r.getMessage(): r.levelname for r in caplog.records if r.name == "hyperstrate.http"}
+    assert levels["GET /widgets/a 200"] == "INFO"
+    assert levels["GET /widgets/missing 404"] == "WARNING"
+    assert levels["GET /crash 500"] == "ERROR"
+    assert not any("healthz" in message for message in levels)
