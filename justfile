@@ -48,3 +48,7 @@ rebuild name: install
 # Remove the local stack's data (NATS streams, PostgreSQL cluster)
 clean-data:
     rm -rf .data
+
+# Benchmark: the outbox relay's publish lag at idle (commit -> JetStream)
+bench-relay: install
+    "{{python}}" libs/kit/bench/relay_lag.py --samples 200

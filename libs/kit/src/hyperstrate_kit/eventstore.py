@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hyperstrate_kit.database import Database, advisory_key
+from hyperstrate_kit.telemetry import TRACEPARENT, current_traceparent
 
 __all__ = [
     "EVENTS_CHANNEL",
@@ -147,6 +148,10 @@ class EventStore:
         current = await self.stream_version(stream_id, session=session)
         if current != expected_version:
             raise ConcurrencyError(stream_id, expected_version, current)
+        metadata = dict(metadata or {})
+        traceparent = current_traceparent()
+        if traceparent:  # the relay sends it on, so consumers join the writer's trace
+            metadata.setdefault(TRACEPARENT, traceparent)
         stored: list[StoredEvent] = []
         for offset, event in enumerate(events, start=1):
             version = expected_version + offset
@@ -161,7 +166,7 @@ class EventStore:
                         type=event.type,
                         org_id=event.org_id,
                         data=msgspec.to_builtins(event),
-                        metadata=metadata or {},
+                        metadata=metadata,
                     )
                     .returning(event_store_table.c.position, event_store_table.c.recorded_at)
                 )
@@ -172,7 +177,7 @@ class EventStore:
                 version=version,
                 recorded_at=row.recorded_at,
                 event=event,
-                metadata=metadata or {},
+                metadata=metadata,
             )
             for projection in self.projections:
                 await projection.apply(session, record)

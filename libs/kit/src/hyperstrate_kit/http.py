@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextvars import Token
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
@@ -24,12 +25,15 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import Parameter
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hyperstrate_kit.errors import AppError, ErrorBody, RateLimitedError
 from hyperstrate_kit.eventstore import ConcurrencyError
 from hyperstrate_kit.logs import request_id_var
 from hyperstrate_kit.metrics import HTTP_REQUESTS
+from hyperstrate_kit.telemetry import extract_context
 
 __all__ = [
     "MAX_PER_PAGE",
@@ -178,6 +182,7 @@ class RequestContextMiddleware:
     async def _http(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        trace_token = _attach_incoming_trace(scope)
         status = 500
         started = time.perf_counter()
 
@@ -210,6 +215,17 @@ class RequestContextMiddleware:
                     extra={"fields": {"status": status, "duration_ms": round(elapsed * 1000, 2)}},
                 )  # fmt: skip
             request_id_var.reset(token)
+            if trace_token is not None:
+                otel_context.detach(trace_token)
+
+
+def _attach_incoming_trace(scope: HTTPScope) -> Token[Context] | None:
+    """Join the caller's trace when it sent a `traceparent`, so NATS hops carry it on."""
+    for name, value in scope.get("headers", ()):
+        if name == b"traceparent":
+            carrier = {"traceparent": value.decode("latin-1")}
+            return otel_context.attach(extract_context(carrier))
+    return None
 
 
 def _incoming_request_id(scope: HTTPScope) -> str | None:

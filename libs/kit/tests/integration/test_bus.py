@@ -175,7 +175,7 @@ async def test_stop_drains_the_message_in_hand(test_stream: JetStreamContext) ->
     await asyncio.wait_for(task, 5)
 
     assert len(finished) == 1
-    assert await _drained(test_stream, spec.durable)
+    await wait_for(lambda: _drained(test_stream, spec.durable), message="the drained message acked")
 
 
 async def test_provisioning_applies_changed_specs(test_stream: JetStreamContext) -> None:

@@ -14,6 +14,7 @@ from hyperstrate_kit.relay import OutboxRelay
 from hyperstrate_kit.testing import wait_for
 from kit_support import TEST_STREAM, WidgetCreated, registry
 from nats.js import JetStreamContext
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -180,3 +181,18 @@ async def _leading(database: Database) -> bool:
             text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
         )
         return bool(held.scalar_one())
+
+
+async def test_writer_trace_travels_with_the_event_to_jetstream(
+    database: Database, test_stream: JetStreamContext
+) -> None:
+    tracer = TracerProvider().get_tracer("test")
+    store = EventStore(database, registry)
+    with tracer.start_as_current_span("http request") as span:
+        trace_id = f"{span.get_span_context().trace_id:032x}"
+        await _append_widgets(store, 1)
+
+    await OutboxRelay(store, test_stream, name="traced").publish_pending()
+
+    msg = await test_stream.get_msg(TEST_STREAM.name, 1)
+    assert msg.headers is not None and msg.headers["traceparent"].split("-")[1] == trace_id
