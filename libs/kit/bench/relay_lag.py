@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 from hyperstrate_contracts import Event, EventRegistry, StreamSpec
-
 from hyperstrate_kit.bus import connect_nats, provision_streams
 from hyperstrate_kit.database import KIT_MIGRATIONS, Database
 from hyperstrate_kit.embedded import EmbeddedNats, EmbeddedPostgres

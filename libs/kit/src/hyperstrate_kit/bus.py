@@ -23,14 +23,6 @@ from typing import Generic, TypeVar
 
 import msgspec
 import nats
-from hyperstrate_contracts import (
-    ConsumerSpec,
-    Event,
-    EventRegistry,
-    Retention,
-    StreamSpec,
-    dead_letter_subject,
-)
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -42,6 +34,14 @@ from opentelemetry import context as otel_context
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hyperstrate_contracts import (
+    ConsumerSpec,
+    Event,
+    EventRegistry,
+    Retention,
+    StreamSpec,
+    dead_letter_subject,
+)
 from hyperstrate_kit.database import Database
 from hyperstrate_kit.metrics import CONSUMER_HANDLED, CONSUMER_LAG
 from hyperstrate_kit.telemetry import extract_context, inject_headers, tracer

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import msgspec
-from hyperstrate_contracts import Event, EventRegistry
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -31,6 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hyperstrate_contracts import Event, EventRegistry
 from hyperstrate_kit.database import Database, advisory_key
 from hyperstrate_kit.telemetry import TRACEPARENT, current_traceparent
 

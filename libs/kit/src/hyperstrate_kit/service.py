@@ -17,12 +17,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from hyperstrate_contracts import STREAMS, ConsumerSpec, Event, EventRegistry, StreamSpec
 from litestar import Litestar
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from hyperstrate_contracts import STREAMS, ConsumerSpec, Event, EventRegistry, StreamSpec
 from hyperstrate_kit.bus import (
     ConsumerRunner,
     StreamFollower,

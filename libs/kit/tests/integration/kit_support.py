@@ -6,15 +6,16 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import pytest_asyncio
-from hyperstrate_contracts import Event, EventRegistry, StreamSpec
-from hyperstrate_kit.bus import provision_streams
-from hyperstrate_kit.database import Database
-from hyperstrate_kit.eventstore import StoredEvent
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from hyperstrate_contracts import Event, EventRegistry, StreamSpec
+from hyperstrate_kit.bus import provision_streams
+from hyperstrate_kit.database import Database
+from hyperstrate_kit.eventstore import StoredEvent
 
 
 class WidgetCreated(Event, frozen=True, kw_only=True, tag="kittest.widget.created"):

@@ -7,6 +7,15 @@ from typing import Any
 
 import msgspec
 import pytest
+from kit_support import TEST_STREAM, WidgetCreated, WidgetRenamed, registry
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from hyperstrate_contracts import ConsumerSpec, Event, StreamSpec, dead_letter_subject
 from hyperstrate_kit.bus import (
     ConsumerRunner,
@@ -21,14 +30,6 @@ from hyperstrate_kit.bus import (
 )
 from hyperstrate_kit.telemetry import inject_headers
 from hyperstrate_kit.testing import wait_for
-from kit_support import TEST_STREAM, WidgetCreated, WidgetRenamed, registry
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 
 async def _publish_widgets(js: JetStreamContext, count: int, start: int = 0) -> list[Event]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import text
+
 from hyperstrate_kit.database import KIT_MIGRATIONS, Database
 from hyperstrate_kit.testing import Infrastructure, unique_name
-from sqlalchemy import text
 
 
 async def test_replicas_starting_together_create_and_migrate_once(

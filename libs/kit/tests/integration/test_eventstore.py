@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from hyperstrate_kit.database import Database
-from hyperstrate_kit.eventstore import ConcurrencyError, EventStore
 from kit_support import (
     WidgetCreated,
     WidgetProjection,
@@ -16,6 +14,9 @@ from kit_support import (
     widgets,
 )
 from sqlalchemy import select
+
+from hyperstrate_kit.database import Database
+from hyperstrate_kit.eventstore import ConcurrencyError, EventStore
 
 
 async def _rows(database: Database) -> list[tuple[object, ...]]:

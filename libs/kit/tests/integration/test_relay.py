@@ -6,17 +6,18 @@ import asyncio
 from typing import Any
 
 import msgspec
+from kit_support import TEST_STREAM, WidgetCreated, registry
+from nats.js import JetStreamContext
+from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from hyperstrate_contracts import ConsumerSpec
 from hyperstrate_kit.bus import ConsumerRunner, event_decoder, idempotent, provision_consumer
 from hyperstrate_kit.database import Database
 from hyperstrate_kit.eventstore import EventStore
 from hyperstrate_kit.relay import OutboxRelay
 from hyperstrate_kit.testing import wait_for
-from kit_support import TEST_STREAM, WidgetCreated, registry
-from nats.js import JetStreamContext
-from opentelemetry.sdk.trace import TracerProvider
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 
 async def _stream_messages(js: JetStreamContext) -> int:

@@ -7,12 +7,13 @@ from typing import Annotated
 
 import msgspec
 import pytest
-from hyperstrate_kit.errors import NotFoundError, RateLimitedError
-from hyperstrate_kit.http import Page, PageParams, ResourceId, create_http_app
 from litestar import Litestar, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.testing import TestClient
+
+from hyperstrate_kit.errors import NotFoundError, RateLimitedError
+from hyperstrate_kit.http import Page, PageParams, ResourceId, create_http_app
 
 
 class WidgetCreate(msgspec.Struct, rename="camel"):

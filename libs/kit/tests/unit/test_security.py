@@ -16,6 +16,7 @@ import socket
 from typing import Any
 
 import pytest
+
 from hyperstrate_kit.security import (
     GeneratedKey,
     OutboundUrlGuard,

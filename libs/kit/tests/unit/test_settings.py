@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from hyperstrate_auth.settings import AuthSettings
 from hyperstrate_gateway.settings import GatewaySettings
 from hyperstrate_kit.settings import ServiceSettings, SettingsError, load_settings

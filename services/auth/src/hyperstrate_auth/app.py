@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from hyperstrate_kit.database import MigrationSet
-from hyperstrate_kit.service import ServiceDefinition, create_service_app
 from litestar import Litestar
 
 from hyperstrate_auth.settings import AuthSettings
+from hyperstrate_kit.database import MigrationSet
+from hyperstrate_kit.service import ServiceDefinition, create_service_app
 
 __all__ = ["create_app", "definition"]
 

@@ -2,8 +2,7 @@
 
 import sys
 
-from hyperstrate_kit.service import run_cli
-
 from hyperstrate_catalog.app import definition
+from hyperstrate_kit.service import run_cli
 
 sys.exit(run_cli(definition))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hyperstrate_kit.database import MigrationSet
-from hyperstrate_kit.service import ServiceDefinition, create_service_app
 from litestar import Litestar
 
+from hyperstrate_kit.database import MigrationSet
+from hyperstrate_kit.service import ServiceDefinition, create_service_app
 from hyperstrate_observability.settings import ObservabilitySettings
 
 __all__ = ["create_app", "definition"]

@@ -3,7 +3,6 @@
 import sys
 
 from hyperstrate_kit.service import run_cli
-
 from hyperstrate_prompts.app import definition
 
 sys.exit(run_cli(definition))
