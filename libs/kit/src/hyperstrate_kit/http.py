@@ -18,6 +18,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import msgspec
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
@@ -33,6 +34,7 @@ from hyperstrate_kit.errors import AppError, ErrorBody, RateLimitedError
 from hyperstrate_kit.eventstore import ConcurrencyError
 from hyperstrate_kit.logs import request_id_var
 from hyperstrate_kit.metrics import HTTP_REQUESTS
+from hyperstrate_kit.sessions import principal_of
 from hyperstrate_kit.telemetry import extract_context
 
 __all__ = [
@@ -271,9 +273,13 @@ def create_http_app(
     exception_handlers: dict[type[Exception], Any] | None = None,
     dependencies: dict[str, Provide] | None = None,
     lifespan: Sequence[Any] = (),
+    jwt_secret: str = "",
     debug: bool = False,
 ) -> Litestar:
-    """A Litestar app with the house conventions; services add their controllers."""
+    """A Litestar app with the house conventions; services add their controllers.
+
+    `jwt_secret` verifies session tokens in `hyperstrate_kit.sessions` guards.
+    """
     handlers: dict[Any, Any] = {
         ValidationException: _on_validation,
         HTTPException: _on_http,
@@ -283,10 +289,12 @@ def create_http_app(
     }
     handlers.update(exception_handlers or {})
     return Litestar(
+        state=State({"jwt_secret": jwt_secret}),
         route_handlers=[*_ops_handlers(readiness_checks), *route_handlers],
         exception_handlers=handlers,
         dependencies={
             "page_params": Provide(provide_page_params, sync_to_thread=False),
+            "principal": Provide(principal_of, sync_to_thread=False),
             **(dependencies or {}),
         },
         cors_config=CORSConfig(

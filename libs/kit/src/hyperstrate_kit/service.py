@@ -212,6 +212,7 @@ def create_service_app(definition: ServiceDefinition[S], settings: S) -> Litesta
         frontend_url=settings.frontend_url,
         readiness_checks=runtime.readiness,
         lifespan=[lifespan],
+        jwt_secret=settings.effective_jwt_secret,
         debug=False,
     )
 
