@@ -185,6 +185,13 @@ class EventStore:
         await session.execute(text(f"NOTIFY {EVENTS_CHANNEL}"))
         return stored
 
+    async def lock_appends(self, session: AsyncSession) -> None:
+        """Take the append lock now, for a check-then-append that must not interleave.
+
+        Appends in the same transaction take it again harmlessly; it is held until commit.
+        """
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+
     async def stream_version(self, stream_id: str, *, session: AsyncSession | None = None) -> int:
         """The stream's current version (0 when it has no events)."""
         query = select(func.coalesce(func.max(event_store_table.c.version), 0)).where(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from litestar import Litestar
+from litestar.di import Provide
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -60,6 +61,8 @@ class ServiceDefinition(Generic[S]):
     consumers: Sequence[ConsumerSpec] = ()
     #: Run at start-up, after NATS and the database: start followers, consumers, responders.
     on_start: Sequence[Callable[[Runtime[S]], Awaitable[None]]] = ()
+    #: Names of application services (built by start hooks) that handlers take as dependencies.
+    provides: Sequence[str] = ()
 
 
 class Runtime(Generic[S]):
@@ -77,6 +80,19 @@ class Runtime(Generic[S]):
         self._tasks: list[asyncio.Task[Any]] = []
         self._runners: list[ConsumerRunner[Any]] = []
         self._followers: list[StreamFollower] = []
+
+    def provide(self, name: str) -> Provide:
+        """A Litestar dependency resolving to the application service `name`.
+
+        Start hooks build application services once the database and NATS are open and
+        register them in `runtime.services`; handlers declared at import time reach them here.
+        """
+        services = self.services
+
+        def resolve() -> Any:
+            return services[name]
+
+        return Provide(resolve, sync_to_thread=False)
 
     def require_database(self) -> Database:
         """The database; a service without one must not ask."""
@@ -211,6 +227,7 @@ def create_service_app(definition: ServiceDefinition[S], settings: S) -> Litesta
         route_handlers=definition.route_handlers(runtime),
         frontend_url=settings.frontend_url,
         readiness_checks=runtime.readiness,
+        dependencies={name: runtime.provide(name) for name in definition.provides},
         lifespan=[lifespan],
         jwt_secret=settings.effective_jwt_secret,
         debug=False,

@@ -1,0 +1,146 @@
+"""The key projection: API keys and virtual keys in memory, for the gateway and the router.
+
+`KeyDirectory` is built from the AUTH stream (replayed at start-up, then followed live by a
+`StreamFollower`) and answers `lookup(key_hash)` in microseconds with no I/O. A revoked key,
+a key of a deleted user or organisation, and an expired key are not found.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+import msgspec
+
+from hyperstrate_contracts import Event
+from hyperstrate_contracts.auth import (
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    OrganizationDeleted,
+    ResetPeriod,
+    Role,
+    RouterTeamAccessGranted,
+    RouterTeamAccessRevoked,
+    UserCreated,
+    UserDeleted,
+    UserUpdated,
+    VirtualKeyCreated,
+    VirtualKeyRevoked,
+    VirtualKeyUpdated,
+)
+
+__all__ = ["KeyDirectory", "KeyIdentity"]
+
+
+class KeyIdentity(msgspec.Struct, frozen=True, kw_only=True):
+    """Who a key acts for and within which limits."""
+
+    kind: Literal["api_key", "virtual_key"]
+    key_id: str
+    org_id: str
+    name: str
+    role: Role
+    user_id: str | None = None
+    team_id: str | None = None
+    router_ids: tuple[str, ...] = ()  # empty: every router of the organisation
+    rate_limit_rps: float | None = None
+    max_requests: int | None = None
+    max_cost_usd: float | None = None
+    reset_period: ResetPeriod | None = None
+    expires_at: datetime | None = None
+
+    def allows_router(self, router_id: str) -> bool:
+        """True when the key's router scope includes `router_id`."""
+        return not self.router_ids or router_id in self.router_ids
+
+
+class _User(msgspec.Struct):
+    org_id: str
+    role: Role
+    team_id: str | None
+
+
+class KeyDirectory:
+    """In-memory keys by hash, kept current by applying AUTH events in stream order."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, KeyIdentity] = {}
+        self._hash_by_key_id: dict[str, str] = {}
+        self._users: dict[str, _User] = {}
+        self._deleted_orgs: set[str] = set()
+        # (org id, router id) -> teams: an org's grants never touch another org's router.
+        self._router_teams: dict[tuple[str, str], set[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def lookup(self, key_hash: str, now: datetime | None = None) -> KeyIdentity | None:
+        """The identity of a live key, or None (unknown, revoked, expired, owner deleted)."""
+        identity = self._keys.get(key_hash)
+        if identity is None or identity.org_id in self._deleted_orgs:
+            return None
+        if identity.expires_at is not None and identity.expires_at <= (now or datetime.now(UTC)):
+            return None
+        if identity.kind == "api_key" and identity.user_id is not None:
+            user = self._users.get(identity.user_id)
+            if user is None:
+                return None
+            if (user.role, user.team_id) != (identity.role, identity.team_id):
+                # An API key acts with its user's current role and team.
+                return msgspec.structs.replace(identity, role=user.role, team_id=user.team_id)
+        return identity
+
+    def router_allows_team(self, org_id: str, router_id: str, team_id: str | None) -> bool:
+        """Router team access: open when the router has no grants, else only to its teams."""
+        teams = self._router_teams.get((org_id, router_id))
+        return not teams or (team_id is not None and team_id in teams)
+
+    def apply(self, event: Event) -> None:
+        """Update the directory with one AUTH event (others are ignored)."""
+        if isinstance(event, ApiKeyCreated | VirtualKeyCreated):
+            self._hash_by_key_id[event.aggregate_id] = event.key_hash
+        match event:
+            case ApiKeyCreated():
+                self._keys[event.key_hash] = KeyIdentity(
+                    kind="api_key", key_id=event.aggregate_id, org_id=event.org_id,
+                    name=event.name, role=event.role, user_id=event.user_id,
+                    team_id=event.team_id, router_ids=event.router_ids, expires_at=event.expires_at,
+                )  # fmt: skip
+            case VirtualKeyCreated():
+                self._keys[event.key_hash] = KeyIdentity(
+                    kind="virtual_key", key_id=event.aggregate_id, org_id=event.org_id,
+                    name=event.name, role="member", team_id=event.team_id,
+                    router_ids=event.router_ids, rate_limit_rps=event.rate_limit_rps,
+                    max_requests=event.max_requests, max_cost_usd=event.max_cost_usd,
+                    reset_period=event.reset_period, expires_at=event.expires_at,
+                )  # fmt: skip
+            case VirtualKeyUpdated():
+                self._update_virtual_key(event)
+            case ApiKeyRevoked() | VirtualKeyRevoked():
+                self._keys.pop(event.key_hash, None)
+            case UserCreated() | UserUpdated():
+                self._users[event.aggregate_id] = _User(event.org_id, event.role, event.team_id)
+            case UserDeleted():
+                self._users.pop(event.aggregate_id, None)
+            case OrganizationDeleted():
+                self._deleted_orgs.add(event.org_id)
+            case RouterTeamAccessGranted():
+                self._router_teams.setdefault((event.org_id, event.aggregate_id), set()).add(
+                    event.team_id
+                )
+            case RouterTeamAccessRevoked():
+                self._router_teams.get((event.org_id, event.aggregate_id), set()).discard(
+                    event.team_id
+                )
+
+    def _update_virtual_key(self, event: VirtualKeyUpdated) -> None:
+        key_hash = self._hash_by_key_id.get(event.aggregate_id, "")
+        identity = self._keys.get(key_hash)
+        if identity is None or identity.org_id != event.org_id:
+            return
+        self._keys[key_hash] = msgspec.structs.replace(
+            identity, name=event.name, team_id=event.team_id,
+            max_requests=event.max_requests, max_cost_usd=event.max_cost_usd,
+            reset_period=event.reset_period, rate_limit_rps=event.rate_limit_rps,
+            router_ids=event.router_ids, expires_at=event.expires_at,
+        )  # fmt: skip

@@ -1,0 +1,319 @@
+"""Queries over the auth read models; every one is scoped by organisation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+
+import msgspec
+from sqlalchemy import Select, Table, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hyperstrate_auth.application.dto import (
+    ApiKeyView,
+    OrganizationView,
+    RouterAccessView,
+    TeamView,
+    UserView,
+    VirtualKeyView,
+)
+from hyperstrate_auth.infrastructure.tables import (
+    api_keys,
+    key_usage,
+    organizations,
+    refresh_tokens,
+    router_team_access,
+    teams,
+    user_credentials,
+    users,
+    virtual_keys,
+)
+from hyperstrate_kit.http import PageParams
+
+__all__ = ["AuthRepository", "Versioned"]
+
+V = TypeVar("V", bound=msgspec.Struct)
+
+
+class Versioned(msgspec.Struct, frozen=True):
+    """A row's id, organisation and aggregate version (for the next append)."""
+
+    id: str
+    org_id: str
+    version: int
+
+
+def _view(row: Any, view: type[V]) -> V:
+    # Attribute access uses the Python field names, not the camelCase wire names.
+    return msgspec.convert(row, view, from_attributes=True)
+
+
+_API_KEY_COLUMNS = [*api_keys.c, key_usage.c.last_used_at]
+_VIRTUAL_KEY_COLUMNS = [*virtual_keys.c, key_usage.c.last_used_at]
+
+
+class AuthRepository:
+    """Reads and small writes of the auth service's tables."""
+
+    # -- generic ------------------------------------------------------------------------
+
+    async def _page(
+        self, session: AsyncSession, query: Select[Any], view: type[V], page: PageParams, order: Any
+    ) -> tuple[list[V], int]:
+        total = (
+            await session.execute(select(func.count()).select_from(query.subquery()))
+        ).scalar_one()
+        rows = (
+            await session.execute(query.order_by(order).offset(page.offset).limit(page.limit))
+        ).all()
+        return [_view(row, view) for row in rows], int(total)
+
+    async def versioned(
+        self, session: AsyncSession, table: Table, org_id: str, row_id: str, *, lock: bool = True
+    ) -> Versioned | None:
+        """The row's version, locked for the coming append; None if absent or another org's."""
+        org_column = table.c.id if table is organizations else table.c.org_id
+        query = select(table.c.id, org_column.label("org_id"), table.c.version).where(
+            table.c.id == row_id, org_column == org_id
+        )
+        row = (await session.execute(query.with_for_update() if lock else query)).first()
+        return Versioned(row.id, row.org_id, row.version) if row else None
+
+    # -- organisations ------------------------------------------------------------------
+
+    async def organization_count(self, session: AsyncSession) -> int:
+        """How many organisations exist."""
+        return int(
+            (await session.execute(select(func.count()).select_from(organizations))).scalar_one()
+        )
+
+    async def organization(self, session: AsyncSession, org_id: str) -> OrganizationView | None:
+        """One organisation."""
+        row = (
+            await session.execute(select(organizations).where(organizations.c.id == org_id))
+        ).first()
+        return _view(row, OrganizationView) if row else None
+
+    async def organizations_of(
+        self, session: AsyncSession, org_id: str, page: PageParams
+    ) -> tuple[list[OrganizationView], int]:
+        """The organisations the caller may see: its own."""
+        query = select(organizations).where(organizations.c.id == org_id)
+        return await self._page(session, query, OrganizationView, page, organizations.c.created_at)
+
+    # -- users --------------------------------------------------------------------------
+
+    async def user(self, session: AsyncSession, org_id: str, user_id: str) -> UserView | None:
+        """One user of the organisation."""
+        query = select(users).where(users.c.id == user_id, users.c.org_id == org_id)
+        row = (await session.execute(query)).first()
+        return _view(row, UserView) if row else None
+
+    async def user_by_email(self, session: AsyncSession, email: str) -> tuple[UserView, str] | None:
+        """A user and password hash by email, whatever the organisation (login)."""
+        query = (
+            select(users, user_credentials.c.password_hash)
+            .join(user_credentials, user_credentials.c.user_id == users.c.id, isouter=True)
+            .where(users.c.email == email)
+        )
+        row = (await session.execute(query)).first()
+        if row is None:
+            return None
+        return _view(row, UserView), row.password_hash or ""
+
+    async def email_taken(self, session: AsyncSession, email: str) -> bool:
+        """True when any user has this email."""
+        query = select(literal(1)).where(users.c.email == email)
+        return (await session.execute(query)).first() is not None
+
+    async def users_of(
+        self, session: AsyncSession, org_id: str, page: PageParams
+    ) -> tuple[list[UserView], int]:
+        """The organisation's users."""
+        query = select(users).where(users.c.org_id == org_id)
+        return await self._page(session, query, UserView, page, users.c.created_at)
+
+    async def set_password(self, session: AsyncSession, user_id: str, password_hash: str) -> None:
+        """Store a user's password hash."""
+        statement = pg_insert(user_credentials).values(user_id=user_id, password_hash=password_hash)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[user_credentials.c.user_id], set_={"password_hash": password_hash}
+            )
+        )
+
+    # -- teams --------------------------------------------------------------------------
+
+    async def team(self, session: AsyncSession, org_id: str, team_id: str) -> TeamView | None:
+        """One team with its usage (reported by observability)."""
+        query = select(
+            *teams.c, literal(0).label("used_requests"), literal(0.0).label("used_cost_usd")
+        )
+        row = (
+            await session.execute(query.where(teams.c.id == team_id, teams.c.org_id == org_id))
+        ).first()
+        return _view(row, TeamView) if row else None
+
+    async def teams_of(
+        self, session: AsyncSession, org_id: str, page: PageParams
+    ) -> tuple[list[TeamView], int]:
+        """The organisation's teams."""
+        query = select(
+            *teams.c, literal(0).label("used_requests"), literal(0.0).label("used_cost_usd")
+        ).where(teams.c.org_id == org_id)
+        return await self._page(session, query, TeamView, page, teams.c.created_at)
+
+    # -- keys ---------------------------------------------------------------------------
+
+    def _api_key_query(self) -> Select[Any]:
+        return select(*_API_KEY_COLUMNS).join(
+            key_usage, key_usage.c.key_hash == api_keys.c.key_hash, isouter=True
+        )
+
+    async def api_key(self, session: AsyncSession, org_id: str, key_id: str) -> ApiKeyView | None:
+        """One API key (never its secret)."""
+        query = self._api_key_query().where(api_keys.c.id == key_id, api_keys.c.org_id == org_id)
+        row = (await session.execute(query)).first()
+        return _view(row, ApiKeyView) if row else None
+
+    async def api_key_hash(
+        self, session: AsyncSession, org_id: str, key_id: str
+    ) -> tuple[Versioned, str, bool] | None:
+        """A key's version, hash and whether it is revoked, locked for an append."""
+        query = select(
+            api_keys.c.id,
+            api_keys.c.org_id,
+            api_keys.c.version,
+            api_keys.c.key_hash,
+            api_keys.c.revoked_at,
+        ).where(api_keys.c.id == key_id, api_keys.c.org_id == org_id)
+        row = (await session.execute(query.with_for_update())).first()
+        if row is None:
+            return None
+        return Versioned(row.id, row.org_id, row.version), row.key_hash, row.revoked_at is not None
+
+    async def api_keys_of(
+        self, session: AsyncSession, org_id: str, page: PageParams, router_id: str | None = None
+    ) -> tuple[list[ApiKeyView], int]:
+        """The organisation's API keys, optionally those scoped to a router."""
+        query = self._api_key_query().where(api_keys.c.org_id == org_id)
+        if router_id:
+            query = query.where(api_keys.c.router_ids.contains([router_id]))
+        return await self._page(session, query, ApiKeyView, page, api_keys.c.created_at)
+
+    def _virtual_key_query(self) -> Select[Any]:
+        return select(*_VIRTUAL_KEY_COLUMNS).join(
+            key_usage, key_usage.c.key_hash == virtual_keys.c.key_hash, isouter=True
+        )
+
+    async def virtual_key(
+        self, session: AsyncSession, org_id: str, key_id: str
+    ) -> VirtualKeyView | None:
+        """One virtual key (never its secret)."""
+        query = self._virtual_key_query().where(
+            virtual_keys.c.id == key_id, virtual_keys.c.org_id == org_id
+        )
+        row = (await session.execute(query)).first()
+        return _view(row, VirtualKeyView) if row else None
+
+    async def virtual_key_state(
+        self, session: AsyncSession, org_id: str, key_id: str
+    ) -> tuple[Versioned, str, bool] | None:
+        """A virtual key's version, hash and whether it is revoked, locked for an append."""
+        query = select(
+            virtual_keys.c.id,
+            virtual_keys.c.org_id,
+            virtual_keys.c.version,
+            virtual_keys.c.key_hash,
+            virtual_keys.c.revoked_at,
+        ).where(virtual_keys.c.id == key_id, virtual_keys.c.org_id == org_id)
+        row = (await session.execute(query.with_for_update())).first()
+        if row is None:
+            return None
+        return Versioned(row.id, row.org_id, row.version), row.key_hash, row.revoked_at is not None
+
+    async def virtual_keys_of(
+        self, session: AsyncSession, org_id: str, page: PageParams, team_id: str | None = None
+    ) -> tuple[list[VirtualKeyView], int]:
+        """The organisation's virtual keys, optionally of one team."""
+        query = self._virtual_key_query().where(virtual_keys.c.org_id == org_id)
+        if team_id:
+            query = query.where(virtual_keys.c.team_id == team_id)
+        return await self._page(session, query, VirtualKeyView, page, virtual_keys.c.created_at)
+
+    async def record_key_usage(self, session: AsyncSession, last_used: dict[str, datetime]) -> None:
+        """Upsert last-used times in one statement (only ever moving forward)."""
+        if not last_used:
+            return
+        rows = [{"key_hash": key_hash, "last_used_at": at} for key_hash, at in last_used.items()]
+        statement = pg_insert(key_usage).values(rows)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[key_usage.c.key_hash],
+                set_={
+                    "last_used_at": func.greatest(
+                        key_usage.c.last_used_at, statement.excluded.last_used_at
+                    )
+                },
+            )
+        )
+
+    # -- router access ------------------------------------------------------------------
+
+    async def router_access(
+        self, session: AsyncSession, org_id: str, router_id: str
+    ) -> list[RouterAccessView]:
+        """The teams a router is restricted to (empty: open to the organisation)."""
+        query = (
+            select(router_team_access)
+            .where(
+                router_team_access.c.org_id == org_id, router_team_access.c.router_id == router_id
+            )
+            .order_by(router_team_access.c.created_at)
+        )
+        return [_view(row, RouterAccessView) for row in (await session.execute(query)).all()]
+
+    # -- refresh tokens -----------------------------------------------------------------
+
+    async def store_refresh_token(
+        self,
+        session: AsyncSession,
+        token_hash: str,
+        user_id: str,
+        org_id: str,
+        expires_at: datetime,
+    ) -> None:
+        """Remember a refresh token by its hash."""
+        await session.execute(
+            insert(refresh_tokens).values(
+                token_hash=token_hash, user_id=user_id, org_id=org_id, expires_at=expires_at
+            )
+        )
+
+    async def take_refresh_token(
+        self, session: AsyncSession, token_hash: str, now: datetime
+    ) -> tuple[str, str] | None:
+        """Revoke a live refresh token and return its (user id, org id); None if not live."""
+        statement = (
+            update(refresh_tokens)
+            .where(
+                refresh_tokens.c.token_hash == token_hash,
+                refresh_tokens.c.revoked_at.is_(None),
+                refresh_tokens.c.expires_at > now,
+            )
+            .values(revoked_at=now)
+            .returning(refresh_tokens.c.user_id, refresh_tokens.c.org_id)
+        )
+        row = (await session.execute(statement)).first()
+        return (row.user_id, row.org_id) if row else None
+
+    async def revoke_refresh_tokens_of(
+        self, session: AsyncSession, user_id: str, now: datetime
+    ) -> None:
+        """End every session of a user (deleted or password changed)."""
+        await session.execute(
+            update(refresh_tokens)
+            .where(refresh_tokens.c.user_id == user_id, refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )

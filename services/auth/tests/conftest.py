@@ -1,0 +1,1 @@
+from auth_support import auth_client  # noqa: F401 - fixture
