@@ -126,16 +126,16 @@ def _validation_fields(exc: ValidationException) -> dict[str, list[str]]:
     return fields
 
 
-_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+_NAMED_FIELD = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")
 
 
 def _msgspec_field(message: str) -> tuple[str, str]:
     """Split msgspec's "Expected `int`, got `str` - at `$.a.b`" into ("a.b", message)."""
     message, _, at = message.partition(" - at `$")
     path = at.rstrip("`").lstrip(".")
-    missing = _MISSING_FIELD.search(message)
-    if missing:
-        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+    named = _NAMED_FIELD.search(message)
+    if named:
+        path = f"{path}.{named.group(1)}" if path else named.group(1)
     return path or "body", message
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from hyperstrate_auth.application import dto
@@ -19,7 +19,6 @@ __all__ = ["CONTROLLERS"]
 Auth = NamedDependency[AuthService]
 Caller = NamedDependency[Principal]
 Paging = NamedDependency[PageParams]
-FilterId = Annotated[str | None, Parameter(max_length=100)]
 
 
 class SetupController(Controller):
@@ -197,7 +196,7 @@ class ApiKeyController(Controller):
         auth: Auth,
         principal: Caller,
         page_params: Paging,
-        router_id: Annotated[FilterId, Parameter(query="routerId")] = None,
+        router_id: Annotated[str | None, QueryParameter(name="routerId", max_length=100)] = None,
     ) -> Page[dto.ApiKeyView]:
         items, total = await auth.list_api_keys(principal, page_params, router_id)
         return Page.of(items, page_params, total)
@@ -228,7 +227,7 @@ class VirtualKeyController(Controller):
         auth: Auth,
         principal: Caller,
         page_params: Paging,
-        team_id: Annotated[FilterId, Parameter(query="teamId")] = None,
+        team_id: Annotated[str | None, QueryParameter(name="teamId", max_length=100)] = None,
     ) -> Page[dto.VirtualKeyView]:
         items, total = await auth.list_virtual_keys(principal, page_params, team_id)
         return Page.of(items, page_params, total)
