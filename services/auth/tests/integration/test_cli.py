@@ -1,0 +1,63 @@
+"""The operator CLI creates an organisation, an admin who can log in, and a working key."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+
+from auth_support import bearer
+from litestar.testing import AsyncTestClient
+
+from hyperstrate_auth.app import create_app
+from hyperstrate_auth.settings import AuthSettings
+from hyperstrate_kit.testing import Infrastructure, unique_name
+
+
+async def _cli(env: dict[str, str], *args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hyperstrate_auth.cli",
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode or 0, output.decode()
+
+
+async def test_create_org_prints_admin_password_and_key(infrastructure: Infrastructure) -> None:
+    env = {
+        "DATABASE_URL": infrastructure.database_url,
+        "DATABASE_NAME": unique_name("authcli"),
+        "NATS_URL": infrastructure.nats_url,
+        "JWT_SECRET": "cli-test-secret-cli-test-secret-x",
+    }
+    code, output = await _cli(env, "create-org", "--name", "Ops", "--admin-email", "ops@x.example")
+    assert code == 0, output
+    password = re.search(r"password:\s+(\S+)", output).group(1)  # type: ignore[union-attr]
+    key = re.search(r"api key:\s+(hs_\S+)", output).group(1)  # type: ignore[union-attr]
+
+    duplicate_code, duplicate = await _cli(
+        env, "create-org", "--name", "Ops2", "--admin-email", "ops@x.example"
+    )
+    assert duplicate_code == 1 and "already exists" in duplicate
+
+    settings = AuthSettings(
+        database_url=env["DATABASE_URL"],
+        database_name=env["DATABASE_NAME"],
+        nats_url=env["NATS_URL"],
+        jwt_secret=env["JWT_SECRET"],
+    )
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        login = await client.post(
+            "/auth/login", json={"email": "ops@x.example", "password": password}
+        )
+        assert login.status_code == 200
+        keys = (await client.get("/auth/api-keys", headers=bearer(login.json()))).json()
+        assert keys["total"] == 1 and key.startswith(keys["items"][0]["prefix"])
+        status = (await client.get("/auth/setup/status")).json()
+        assert status == {"setupRequired": False}
