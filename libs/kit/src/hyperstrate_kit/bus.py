@@ -76,7 +76,7 @@ async def connect_nats(url: str, name: str) -> NatsClient:
     )
 
 
-def _stream_config(spec: StreamSpec) -> api.StreamConfig:
+def _stream_config(spec: StreamSpec, replicas: int = 1) -> api.StreamConfig:
     retention = (
         api.RetentionPolicy.WORK_QUEUE
         if spec.retention is Retention.WORK_QUEUE
@@ -90,13 +90,16 @@ def _stream_config(spec: StreamSpec) -> api.StreamConfig:
         storage=api.StorageType.FILE,
         max_age=spec.max_age_seconds,
         duplicate_window=spec.duplicate_window_seconds,
+        num_replicas=replicas,
     )
 
 
-async def provision_streams(js: JetStreamContext, specs: Sequence[StreamSpec]) -> None:
+async def provision_streams(
+    js: JetStreamContext, specs: Sequence[StreamSpec], *, replicas: int = 1
+) -> None:
     """Create each stream, or update it to its spec if it exists."""
     for spec in specs:
-        config = _stream_config(spec)
+        config = _stream_config(spec, replicas)
         try:
             await js.stream_info(spec.name)
         except NotFoundError:

@@ -80,6 +80,11 @@ class Runtime(Generic[S]):
         self._tasks: list[asyncio.Task[Any]] = []
         self._runners: list[ConsumerRunner[Any]] = []
         self._followers: list[StreamFollower] = []
+        self._closers: list[Callable[[], Awaitable[Any]]] = []
+
+    def on_stop(self, closer: Callable[[], Awaitable[Any]]) -> None:
+        """Close a resource of a start hook (an HTTP pool, say) at shutdown, before NATS."""
+        self._closers.append(closer)
 
     def provide(self, name: str) -> Provide:
         """A Litestar dependency resolving to the application service `name`.
@@ -151,6 +156,7 @@ class Runtime(Generic[S]):
                 settings.database_url,
                 settings.database,
                 migrations=[KIT_MIGRATIONS, *definition.migrations],
+                pool_size=settings.database_pool_size,
             )
             self.event_store = EventStore(
                 self.database, definition.registry, definition.projections()
@@ -164,7 +170,7 @@ class Runtime(Generic[S]):
             return nc.is_connected
 
         self.readiness.append(("nats", nats_connected))
-        await provision_streams(self.js, definition.streams)
+        await provision_streams(self.js, definition.streams, replicas=settings.nats_stream_replicas)
         for consumer in definition.consumers:
             await provision_consumer(self.js, consumer)
         if self.event_store is not None:
@@ -185,6 +191,9 @@ class Runtime(Generic[S]):
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for closer in reversed(self._closers):
+            with contextlib.suppress(Exception):
+                await closer()
         if self.nc is not None:
             with contextlib.suppress(Exception):
                 await self.nc.drain()

@@ -59,12 +59,18 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     outbound_allow_private: bool = False
     outbound_allowed_hosts: tuple[str, ...] = ()
     request_timeout_seconds: float = 5.0
+    database_pool_size: int = 10
+    nats_stream_replicas: int = 1  # 3 on a 3-node JetStream cluster
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise SettingsError("PORT: must be between 0 and 65535")
         if not 0.0 <= self.otel_traces_sampler_ratio <= 1.0:
             raise SettingsError("OTEL_TRACES_SAMPLER_RATIO: must be between 0 and 1")
+        if self.database_pool_size < 1:
+            raise SettingsError("DATABASE_POOL_SIZE: must be at least 1")
+        if self.nats_stream_replicas not in (1, 3, 5):
+            raise SettingsError("NATS_STREAM_REPLICAS: must be 1, 3 or 5")
         if self.is_production and not self.jwt_secret:
             raise SettingsError("JWT_SECRET: must be set when APP_ENV=production")
 
@@ -137,10 +143,18 @@ def _is_sequence_type(annotation: Any) -> bool:
     return origin in (tuple, list, frozenset, set)
 
 
+def _is_json_type(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation) or annotation
+    return origin is dict or (isinstance(origin, type) and issubclass(origin, msgspec.Struct))
+
+
 def _raw_value(annotation: Any, text: str) -> Any:
-    """Environment text as the shape msgspec expects: comma lists become sequences."""
+    """Environment text as the shape msgspec expects: comma lists become sequences, and
+    mappings or structs are read as JSON."""
     if _is_sequence_type(annotation):
         return [item.strip() for item in text.split(",") if item.strip()]
+    if _is_json_type(annotation):
+        return msgspec.json.decode(text) if text.strip() else {}
     return text
 
 
@@ -170,7 +184,7 @@ def load_settings(
             values[field.name] = msgspec.convert(
                 _raw_value(annotation, text), annotation, strict=False
             )
-        except msgspec.ValidationError as exc:
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             problems.append(f"{name}: {_describe(exc)} (got {redact(field.name, text)!r})")
     if problems:
         raise SettingsError("invalid configuration: " + "; ".join(problems))
@@ -182,14 +196,14 @@ def load_settings(
         raise SettingsError(f"invalid configuration: {exc}") from exc
 
 
-_SECRET_MARKERS = ("secret", "password", "token", "_key")
+_SECRET_MARKERS = ("secret", "password", "token", "_key", "provider_settings")
 
 
 def redact(field_name: str, value: Any) -> Any:
     """A value safe to print: secrets masked, passwords removed from URLs."""
+    if value and any(marker in field_name.lower() for marker in _SECRET_MARKERS):
+        return "***"
     if isinstance(value, str) and value:
-        if any(marker in field_name.lower() for marker in _SECRET_MARKERS):
-            return "***"
         if "://" in value and "@" in value:
             scheme, _, rest = value.partition("://")
             credentials, _, host = rest.rpartition("@")
@@ -198,6 +212,6 @@ def redact(field_name: str, value: Any) -> Any:
     return value
 
 
-def _describe(exc: msgspec.ValidationError) -> str:
+def _describe(exc: msgspec.ValidationError | msgspec.DecodeError) -> str:
     message = str(exc)
     return message.split(" - at ", 1)[0]

@@ -74,10 +74,21 @@ def test_reference_defaults_keep_their_names_and_values(tmp_path: Path) -> None:
 def test_lists_aliases_and_service_rules(tmp_path: Path) -> None:
     auth = load_settings(
         AuthSettings,
-        environ={"OIDC_PROVIDERS": "google, github", "DATABASE_DSN": "postgresql://db/x"},
+        environ={
+            "OIDC_PROVIDERS": "google, github",
+            "OIDC_PROVIDER_SETTINGS": '{"google": {"clientId": "g", "issuer": "https://g"},'
+            ' "github": {"clientId": "h", "issuer": "https://h", "clientSecret": "hush"}}',
+            "DATABASE_DSN": "postgresql://db/x",
+        },
         env_dir=tmp_path,
     )
     assert auth.oidc_providers == ("google", "github")
+    assert auth.oidc_provider_settings["github"].client_secret == "hush"
+    assert "hush" not in repr(auth)
+    with pytest.raises(SettingsError, match="OIDC_PROVIDER_SETTINGS"):
+        load_settings(AuthSettings, environ={"OIDC_PROVIDERS": "google"}, env_dir=tmp_path)
+    with pytest.raises(SettingsError, match="OIDC_PROVIDER_SETTINGS"):
+        load_settings(AuthSettings, environ={"OIDC_PROVIDER_SETTINGS": "{oops"}, env_dir=tmp_path)
     assert auth.database_url == "postgresql://db/x"  # the reference's DATABASE_DSN still works
     with pytest.raises(SettingsError, match="CACHE_REDIS_ADDR"):
         load_settings(RouterSettings, environ={"CACHE_BACKEND": "redis"}, env_dir=tmp_path)
