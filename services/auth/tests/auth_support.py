@@ -5,21 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest_asyncio
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from hyperstrate_auth.app import create_app
 from hyperstrate_auth.settings import AuthSettings
 from hyperstrate_kit.settings import load_settings
-from hyperstrate_kit.testing import Infrastructure, unique_name
+from hyperstrate_kit.testing import Infrastructure, serve_app, unique_name
 
 ADMIN_PASSWORD = "correct horse battery"
 
 
 @pytest_asyncio.fixture
-async def auth_client(infrastructure: Infrastructure) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    """An HTTP client of a fresh auth service (its own database)."""
+async def auth_client(infrastructure: Infrastructure) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of a fresh auth service (its own database), over a real socket."""
     settings = load_settings(
         AuthSettings,
         environ={
@@ -30,13 +29,11 @@ async def auth_client(infrastructure: Infrastructure) -> AsyncIterator[AsyncTest
             "ADMIN_EMAIL": "operator@example.com",
         },
     )
-    async with AsyncTestClient(app=create_app(settings)) as client:
+    async with serve_app(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
         yield client
 
 
-async def setup_admin(
-    client: AsyncTestClient[Litestar], email: str = "admin@a.example"
-) -> dict[str, Any]:
+async def setup_admin(client: httpx.AsyncClient, email: str = "admin@a.example") -> dict[str, Any]:
     """Run the initial setup; returns the session."""
     response = await client.post(
         "/auth/setup",

@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import os
 import shutil
+import socket
 import tempfile
 import time
 import uuid
@@ -29,7 +30,7 @@ from hyperstrate_kit.bus import connect_nats
 from hyperstrate_kit.database import KIT_MIGRATIONS, Database
 from hyperstrate_kit.embedded import EmbeddedNats, EmbeddedPostgres
 
-__all__ = ["Infrastructure", "unique_name", "wait_for"]
+__all__ = ["Infrastructure", "serve_app", "unique_name", "wait_for"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,33 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: Any, timeout: float = 30.0) -> AsyncIterator[str]:
+    """Serve an ASGI app on a free loopback port, in its own thread and event loop, with
+    its lifespan; yields the base URL. Tests then speak real HTTP to it, as clients do."""
+    import threading
+
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+                                           access_log=False, lifespan="on"))  # fmt: skip
+    thread = threading.Thread(target=server.run, name=f"app-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the app did not start (see the log above)")
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.to_thread(thread.join, timeout)
 
 
 @contextlib.contextmanager

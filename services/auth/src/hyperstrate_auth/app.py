@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from litestar import Litestar
 
 from hyperstrate_auth.api.controllers import CONTROLLERS
+from hyperstrate_auth.application.oidc import IdentityProvider, OidcLoginService
 from hyperstrate_auth.application.service import AuthService
+from hyperstrate_auth.infrastructure.oidc import OidcProvider
 from hyperstrate_auth.infrastructure.passwords import Argon2PasswordHasher
 from hyperstrate_auth.infrastructure.projections import AuthProjection
-from hyperstrate_auth.infrastructure.repository import AuthRepository
+from hyperstrate_auth.infrastructure.repository import AuthRepository, PendingLogins
 from hyperstrate_auth.settings import AuthSettings
 from hyperstrate_contracts.auth import KEY_USAGE_SUBJECT, KeyUsageBatch, auth_registry
 from hyperstrate_kit.bus import serve
@@ -32,9 +35,33 @@ def build_auth_service(runtime: Runtime[AuthSettings]) -> AuthService:
     )
 
 
+def _build_oidc(runtime: Runtime[AuthSettings], auth: AuthService) -> OidcLoginService:
+    settings = runtime.settings
+    http = httpx.AsyncClient(timeout=10.0)
+    runtime.on_stop(http.aclose)
+    providers: dict[str, IdentityProvider] = {
+        name: OidcProvider(
+            name, settings.oidc_provider_settings[name], settings.oidc_jwks_url, http
+        )
+        for name in settings.oidc_providers
+    }
+    organizations = {
+        name: settings.oidc_provider_settings[name].organization_id
+        for name in settings.oidc_providers
+    }
+    return OidcLoginService(
+        auth,
+        providers,
+        organizations,
+        PendingLogins(runtime.require_database()),
+        settings.frontend_url,
+    )
+
+
 async def _start(runtime: Runtime[AuthSettings]) -> None:
     service = build_auth_service(runtime)
     runtime.services["auth"] = service
+    runtime.services["oidc"] = _build_oidc(runtime, service)
     assert runtime.nc is not None
 
     async def record_usage(batch: KeyUsageBatch) -> Any:
@@ -56,10 +83,12 @@ definition: ServiceDefinition[AuthSettings] = ServiceDefinition(
     projections=lambda: [AuthProjection()],
     route_handlers=_routes,
     on_start=[_start],
-    provides=["auth"],
+    provides=["auth", "oidc"],
 )
 
 
 def create_app(settings: AuthSettings) -> Litestar:
     """The auth service's ASGI app."""
-    return create_service_app(definition, settings)
+    app = create_service_app(definition, settings)
+    app.state.public_url = settings.public_url
+    return app

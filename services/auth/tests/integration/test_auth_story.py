@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 from auth_support import ADMIN_PASSWORD, bearer, setup_admin
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from hyperstrate_contracts import utc_now
 from hyperstrate_contracts.auth import KEY_USAGE_SUBJECT, KeyUsageBatch, auth_registry
@@ -16,7 +15,7 @@ from hyperstrate_kit.keys import KeyDirectory
 from hyperstrate_kit.security import hash_key
 from hyperstrate_kit.testing import Infrastructure, wait_for
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 
 async def test_setup_is_public_once_then_closed(auth_client: Client) -> None:

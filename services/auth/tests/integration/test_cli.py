@@ -7,12 +7,12 @@ import os
 import re
 import sys
 
+import httpx
 from auth_support import bearer
-from litestar.testing import AsyncTestClient
 
 from hyperstrate_auth.app import create_app
 from hyperstrate_auth.settings import AuthSettings
-from hyperstrate_kit.testing import Infrastructure, unique_name
+from hyperstrate_kit.testing import Infrastructure, serve_app, unique_name
 
 
 async def _cli(env: dict[str, str], *args: str) -> tuple[int, str]:
@@ -52,7 +52,7 @@ async def test_create_org_prints_admin_password_and_key(infrastructure: Infrastr
         nats_url=env["NATS_URL"],
         jwt_secret=env["JWT_SECRET"],
     )
-    async with AsyncTestClient(app=create_app(settings)) as client:
+    async with serve_app(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
         login = await client.post(
             "/auth/login", json={"email": "ops@x.example", "password": password}
         )

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from auth_support import ADMIN_PASSWORD, bearer, setup_admin
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 # (collection, PATCH body or None when the resource has no update, delete status)
 RESOURCES = [

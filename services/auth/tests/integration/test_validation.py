@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from auth_support import bearer, setup_admin
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 
 @pytest.mark.parametrize(

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_302_FOUND
 
 from hyperstrate_auth.application import dto
+from hyperstrate_auth.application.oidc import OidcLoginService
 from hyperstrate_auth.application.service import AuthService
+from hyperstrate_kit.errors import UnauthorizedError
 from hyperstrate_kit.http import Page, PageParams, ResourceId
 from hyperstrate_kit.sessions import Principal, admin_guard, session_guard
 
@@ -298,3 +301,57 @@ CONTROLLERS = [
     VirtualKeyController,
     RouterAccessController,
 ]
+
+
+class OidcController(Controller):
+    path = "/auth/oidc/{provider:str}"
+    tags = ["hyperstrate", "auth"]
+
+    @staticmethod
+    def _callback_url(request: Request[Any, Any, Any], public_url: str, provider: str) -> str:
+        base = public_url.rstrip("/") or str(request.base_url).rstrip("/")
+        return f"{base}/auth/oidc/{provider}/callback"
+
+    @get(
+        "/login",
+        operation_id="StartOidcLogin",
+        summary="Redirect to the identity provider",
+        status_code=HTTP_302_FOUND,
+    )
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        oidc: NamedDependency[OidcLoginService],
+        provider: ResourceId,
+    ) -> Redirect:
+        public_url = request.app.state.get("public_url", "")
+        return Redirect(
+            await oidc.begin(provider, self._callback_url(request, public_url, provider))
+        )
+
+    @get(
+        "/callback",
+        operation_id="FinishOidcLogin",
+        summary="Finish an OIDC login",
+        status_code=HTTP_302_FOUND,
+    )
+    async def callback(
+        self,
+        request: Request[Any, Any, Any],
+        oidc: NamedDependency[OidcLoginService],
+        provider: ResourceId,
+        code: Annotated[str, QueryParameter(max_length=4096)] = "",
+        login_state: Annotated[str, QueryParameter(name="state", max_length=200)] = "",
+        error: Annotated[str, QueryParameter(max_length=200)] = "",
+    ) -> Redirect:
+        if error or not code:
+            raise UnauthorizedError("the identity provider did not authorize the login")
+        public_url = request.app.state.get("public_url", "")
+        return Redirect(
+            await oidc.finish(
+                provider, code, login_state, self._callback_url(request, public_url, provider)
+            )
+        )
+
+
+CONTROLLERS.append(OidcController)

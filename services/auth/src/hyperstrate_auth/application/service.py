@@ -141,6 +141,25 @@ class AuthService:
         async with self.database.transaction() as session:
             await self.repo.take_refresh_token(session, hash_key(data.refresh_token), _now())
 
+    async def find_or_create_oidc_user(
+        self, email: str, name: str, organization_id: str
+    ) -> dto.UserView | None:
+        """The user with this verified email, or a new member of `organization_id` (if set)."""
+        email = normalise_email(email)
+        async with self.database.transaction() as session:
+            found = await self.repo.user_by_email(session, email)
+            if found is not None:
+                return found[0]
+            if (
+                not organization_id
+                or await self.repo.organization(session, organization_id) is None
+            ):
+                return None
+            password = secrets.token_urlsafe(32)  # never told to anyone: OIDC-only account
+            return await self._create_user(
+                session, organization_id, email, password, name[:255] or email, "member", None
+            )
+
     async def session_for_user(self, user: dto.UserView) -> dto.Session:
         """A session for an already authenticated user (OIDC)."""
         async with self.database.transaction() as session:

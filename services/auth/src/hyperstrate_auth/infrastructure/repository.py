@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import Select, Table, func, insert, literal, select, update
+from sqlalchemy import Select, Table, delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,7 @@ from hyperstrate_auth.application.dto import (
 from hyperstrate_auth.infrastructure.tables import (
     api_keys,
     key_usage,
+    oidc_logins,
     organizations,
     refresh_tokens,
     router_team_access,
@@ -31,7 +32,7 @@ from hyperstrate_auth.infrastructure.tables import (
 )
 from hyperstrate_kit.http import PageParams
 
-__all__ = ["AuthRepository", "Versioned"]
+__all__ = ["AuthRepository", "PendingLogins", "Versioned"]
 
 V = TypeVar("V", bound=msgspec.Struct)
 
@@ -316,4 +317,57 @@ class AuthRepository:
             update(refresh_tokens)
             .where(refresh_tokens.c.user_id == user_id, refresh_tokens.c.revoked_at.is_(None))
             .values(revoked_at=now)
+        )
+
+
+class PendingLogins:
+    """OIDC logins waiting for their callback, in the `oidc_logins` table (10 minutes)."""
+
+    ttl_seconds = 600
+
+    def __init__(self, database: Any) -> None:
+        self.database = database
+
+    async def save(self, provider: str, pending: Any) -> None:
+        """Remember a pending login by its state."""
+        async with self.database.transaction() as session:
+            await session.execute(
+                insert(oidc_logins).values(
+                    state=pending.state,
+                    provider=provider,
+                    nonce=pending.nonce,
+                    code_verifier=pending.code_verifier,
+                )
+            )
+            # Housekeeping: forget logins nobody finished.
+            await session.execute(
+                delete(oidc_logins).where(
+                    oidc_logins.c.created_at
+                    < func.now() - text(f"interval '{self.ttl_seconds} seconds'")
+                )
+            )
+
+    async def take(self, provider: str, state: str) -> Any:
+        """Remove and return a live pending login (single use)."""
+        from hyperstrate_auth.infrastructure.oidc import PendingLogin
+
+        async with self.database.transaction() as session:
+            row = (
+                await session.execute(
+                    delete(oidc_logins)
+                    .where(
+                        oidc_logins.c.state == state,
+                        oidc_logins.c.provider == provider,
+                        oidc_logins.c.created_at
+                        > func.now() - text(f"interval '{self.ttl_seconds} seconds'"),
+                    )
+                    .returning(
+                        oidc_logins.c.state, oidc_logins.c.nonce, oidc_logins.c.code_verifier
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        return PendingLogin(
+            state=row.state, nonce=row.nonce, code_verifier=row.code_verifier, authorization_url=""
         )
