@@ -1,0 +1,1 @@
+from stack_support import stack  # noqa: F401 - fixture
