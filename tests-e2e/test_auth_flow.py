@@ -52,13 +52,12 @@ async def test_auth_story_against_the_running_stack(stack: Stack) -> None:
             await wait_for(lambda: directory.lookup(hash_key(key["key"])), timeout=5, message="key")
             revoked = await auth.delete(f"/auth/api-keys/{key['apiKey']['id']}", headers=admin)
             assert revoked.status_code == 204
-            started = asyncio.get_running_loop().time()
+            # The promise: a revoked key stops working within one second.
             await wait_for(
                 lambda: directory.lookup(hash_key(key["key"])) is None,
                 timeout=1.0,
                 message="the revoked key to stop working",
             )
-            assert asyncio.get_running_loop().time() - started < 1.0
     finally:
         await follower.stop()
         await nc.drain()
