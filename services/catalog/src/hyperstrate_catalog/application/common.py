@@ -1,0 +1,42 @@
+"""What every catalog use case shares: the caller, PATCH merging, the retry of appends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from hyperstrate_kit.sessions import Principal
+
+__all__ = ["Caller", "merge"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who runs an inference: a session's user, or an API key acting for its user."""
+
+    org_id: str
+    user_id: str | None = None
+    api_key_id: str | None = None
+    team_id: str | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Caller:
+        """A session's caller."""
+        return cls(org_id=principal.org_id, user_id=principal.user_id or None)
+
+    @property
+    def actor(self) -> str:
+        """The id to record as who did it."""
+        return self.api_key_id or self.user_id or ""
+
+
+def merge(current: dict[str, Any], changes: msgspec.Struct) -> dict[str, Any]:
+    """`current` with the fields a PATCH body set (UNSET fields keep their value)."""
+    merged = dict(current)
+    for field in changes.__struct_fields__:
+        value = getattr(changes, field)
+        if value is not msgspec.UNSET:
+            merged[field] = value
+    return merged
