@@ -203,12 +203,11 @@ def redact(field_name: str, value: Any) -> Any:
     """A value safe to print: secrets masked, passwords removed from URLs."""
     if value and any(marker in field_name.lower() for marker in _SECRET_MARKERS):
         return "***"
-    if isinstance(value, str) and value:
-        if "://" in value and "@" in value:
-            scheme, _, rest = value.partition("://")
-            credentials, _, host = rest.rpartition("@")
-            user = credentials.split(":", 1)[0]
-            return f"{scheme}://{user}:***@{host}" if ":" in credentials else value
+    if isinstance(value, str) and "://" in value and "@" in value:
+        scheme, _, rest = value.partition("://")
+        credentials, _, host = rest.rpartition("@")
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in credentials else value
     return value
 
 
