@@ -23,7 +23,8 @@ async def test_auth_story_against_the_running_stack(stack: Stack) -> None:
     follower = StreamFollower(nc.jetstream(), auth_registry(), "auth.>", directory.apply)
     await follower.start()
     try:
-        async with httpx.AsyncClient(base_url=stack.url("auth"), timeout=10) as auth:
+        # As a user would: everything through the gateway, one base URL.
+        async with httpx.AsyncClient(base_url=stack.url("gateway"), timeout=10) as auth:
             assert (await auth.get("/auth/setup/status")).json() == {"setupRequired": True}
             setup = await auth.post(
                 "/auth/setup",

@@ -14,3 +14,20 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
 
     service_name: ClassVar[str] = "gateway"
     default_port: ClassVar[int] = 8090
+
+    # Where the admin APIs live; the gateway passes `/auth`, `/ai`, ... through to them.
+    auth_service_url: str = "http://127.0.0.1:8091"
+    catalog_service_url: str = "http://127.0.0.1:8092"
+    router_service_url: str = "http://127.0.0.1:8093"
+    prompts_service_url: str = "http://127.0.0.1:8094"
+    observability_service_url: str = "http://127.0.0.1:8095"
+
+    def admin_routes(self) -> dict[str, str]:
+        """Path prefix -> the service that owns it."""
+        return {
+            "/auth": self.auth_service_url,
+            "/ai": self.catalog_service_url,
+            "/routers": self.router_service_url,
+            "/prompts": self.prompts_service_url,
+            "/observability": self.observability_service_url,
+        }

@@ -129,6 +129,8 @@ async def run_stack(
             embedded.append(postgres)
             env["DATABASE_URL"] = await asyncio.to_thread(postgres.start)
             _say(f"PostgreSQL at {env['DATABASE_URL']}, data in {postgres.data_dir}")
+        for name, _, offset in SERVICES:  # the gateway finds the admin APIs here
+            env[f"{name.upper()}_SERVICE_URL"] = f"http://127.0.0.1:{base_port + offset}"
         for (name, module, offset), color in zip(SERVICES, _COLORS, strict=True):
             services.append(await _start_service(name, module, base_port + offset, env, color))
         ready = asyncio.create_task(_wait_ready(services, ready_timeout))
