@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from hyperstrate_contracts import ConsumerSpec, Event, StreamSpec, dead_letter_subject
+from hyperstrate_contracts import DEAD_LETTER, ConsumerSpec, Event, dead_letter_subject
 from hyperstrate_kit.bus import (
     ConsumerRunner,
     RemoteError,
@@ -62,9 +62,7 @@ async def test_failing_handler_dead_letters_after_max_deliveries_and_goes_on(
     test_stream: JetStreamContext,
 ) -> None:
     spec = _fast_spec("dlq-test")
-    await provision_streams(
-        test_stream, [StreamSpec(name="KITTEST_DLQ", subjects=(dead_letter_subject(spec),))]
-    )
+    await provision_streams(test_stream, [DEAD_LETTER])
     await provision_consumer(test_stream, spec)
     poison, good = await _publish_widgets(test_stream, 2)
     attempts: dict[str, int] = {}
@@ -80,7 +78,7 @@ async def test_failing_handler_dead_letters_after_max_deliveries_and_goes_on(
     task = asyncio.create_task(runner.run())
     try:
         await wait_for(lambda: _drained(test_stream, spec.durable), message="consumer drained")
-        dead = await test_stream.get_last_msg("KITTEST_DLQ", dead_letter_subject(spec))
+        dead = await test_stream.get_last_msg("DEAD_LETTER", dead_letter_subject(spec))
     finally:
         await runner.stop()
         await asyncio.wait_for(task, 5)
@@ -96,9 +94,7 @@ async def test_failing_handler_dead_letters_after_max_deliveries_and_goes_on(
 
 async def test_undecodable_message_is_dead_lettered_at_once(test_stream: JetStreamContext) -> None:
     spec = _fast_spec("poison-test")
-    await provision_streams(
-        test_stream, [StreamSpec(name="KITTEST_DLQ", subjects=(dead_letter_subject(spec),))]
-    )
+    await provision_streams(test_stream, [DEAD_LETTER])
     await provision_consumer(test_stream, spec)
     await test_stream.publish("kittest.widget.created", b"not json")
     calls = 0
@@ -111,7 +107,7 @@ async def test_undecodable_message_is_dead_lettered_at_once(test_stream: JetStre
     task = asyncio.create_task(runner.run())
     try:
         await wait_for(lambda: _drained(test_stream, spec.durable), message="consumer drained")
-        dead = await test_stream.get_last_msg("KITTEST_DLQ", dead_letter_subject(spec))
+        dead = await test_stream.get_last_msg("DEAD_LETTER", dead_letter_subject(spec))
     finally:
         await runner.stop()
         await asyncio.wait_for(task, 5)
