@@ -19,7 +19,9 @@ SERVICES = ("gateway", "auth", "catalog", "router", "prompts", "observability")
 
 def _free_port_block(size: int = 6) -> int:
     for _ in range(100):
-        base = random.randint(20000, 40000)
+        # Below Linux's ephemeral range (32768+), which client sockets and free_port() draw
+        # from: a service port there can be taken by the time the service binds it.
+        base = random.randint(20000, 32000)
         try:
             for port in range(base, base + size):
                 with socket.socket() as sock:
@@ -53,7 +55,7 @@ class Stack:
             self.output.append(line)
             if marker in line:
                 return
-        raise AssertionError("stack exited early:\n" + "".join(self.output[-40:]))
+        raise AssertionError("stack exited early:\n" + "".join(self.output[-150:]))
 
     def printed(self, pattern: str) -> str:
         for line in self.output:

@@ -29,7 +29,7 @@ from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext, api
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry import context as otel_context
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,6 +61,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# JetStream: "stream name already in use with a different configuration".
+_STREAM_NAME_IN_USE = 10058
 T = TypeVar("T")
 R = TypeVar("R", bound=msgspec.Struct)
 
@@ -103,9 +105,14 @@ async def provision_streams(
         try:
             await js.stream_info(spec.name)
         except NotFoundError:
-            await js.add_stream(config)
-        else:
-            await js.update_stream(config)
+            try:
+                await js.add_stream(config)
+                continue
+            except BadRequestError as exc:
+                # Another service created it meanwhile (they all start together): update it.
+                if exc.err_code != _STREAM_NAME_IN_USE:
+                    raise
+        await js.update_stream(config)
 
 
 def _server_max_deliver(spec: ConsumerSpec) -> int:

@@ -73,12 +73,18 @@ async def ensure_database(server_url: str, database: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if exists:
+            return
+        # CREATE DATABASE copies template1 and fails while another copy of it is under way
+        # (services start together): take turns.
+        await conn.execute("SELECT pg_advisory_lock($1)", advisory_key("create-database"))
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if not exists:
             quoted = '"' + database.replace('"', '""') + '"'
             with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
                 await conn.execute(f"CREATE DATABASE {quoted}")
     finally:
-        await conn.close()
+        await conn.close()  # also releases the session's advisory lock
 
 
 def _upgrade(connection: Connection, migrations: MigrationSet) -> None:
