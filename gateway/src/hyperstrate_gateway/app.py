@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any
 
 import httpx
-from litestar import Litestar
+import msgspec
 
+from hyperstrate_contracts.auth import KEY_USAGE_SUBJECT, KeyUsageBatch, auth_registry
+from hyperstrate_contracts.router import router_registry
 from hyperstrate_gateway.api.admin_proxy import admin_proxy_handlers
+from hyperstrate_gateway.inference.asgi import InferenceFront
+from hyperstrate_gateway.inference.auth import InferAuth
+from hyperstrate_gateway.inference.directory import RouterDirectory
+from hyperstrate_gateway.inference.hop import ReplyMux
 from hyperstrate_gateway.settings import GatewaySettings
+from hyperstrate_kit.keys import KeyDirectory
 from hyperstrate_kit.service import Runtime, ServiceDefinition, create_service_app
 
 __all__ = ["create_app", "definition"]
+
+log = logging.getLogger(__name__)
+KEY_USAGE_REPORT_SECONDS = 5.0
 
 
 def _routes(runtime: Runtime[GatewaySettings]) -> list[Any]:
@@ -21,8 +34,30 @@ def _routes(runtime: Runtime[GatewaySettings]) -> list[Any]:
     return [*admin_proxy_handlers(runtime.settings.admin_routes(), client)]
 
 
-async def _close_admin_client(runtime: Runtime[GatewaySettings]) -> None:
+async def _start(runtime: Runtime[GatewaySettings]) -> None:
     runtime.on_stop(runtime.services["admin_http"].aclose)
+    assert runtime.nc is not None
+    keys, routers = KeyDirectory(), RouterDirectory()
+    await runtime.follow("auth.>", keys.apply, auth_registry())
+    await runtime.follow("router.router.>", routers.apply, router_registry())
+    mux = ReplyMux(runtime.nc)
+    await mux.start()
+    auth = InferAuth(keys, routers, runtime.settings.effective_jwt_secret)
+    runtime.services.update(infer_auth=auth, reply_mux=mux)
+    runtime.spawn(_report_key_usage(runtime, auth), "key-usage-report")
+
+
+async def _report_key_usage(runtime: Runtime[GatewaySettings], auth: InferAuth) -> None:
+    """Last-used times go to auth in batches: one write per batch, not per request."""
+    assert runtime.nc is not None
+    while True:
+        await asyncio.sleep(KEY_USAGE_REPORT_SECONDS)
+        seen = auth.take_usage()
+        if seen:
+            with contextlib.suppress(Exception):
+                await runtime.nc.publish(
+                    KEY_USAGE_SUBJECT, msgspec.json.encode(KeyUsageBatch(last_used=seen))
+                )
 
 
 definition: ServiceDefinition[GatewaySettings] = ServiceDefinition(
@@ -30,10 +65,11 @@ definition: ServiceDefinition[GatewaySettings] = ServiceDefinition(
     settings_type=GatewaySettings,
     migrations=None,
     route_handlers=_routes,
-    on_start=[_close_admin_client],
+    on_start=[_start],
+    wrap=lambda runtime, app: InferenceFront(runtime.services, app),
 )
 
 
-def create_app(settings: GatewaySettings) -> Litestar:
-    """The gateway service's ASGI app."""
+def create_app(settings: GatewaySettings) -> Any:
+    """The gateway's ASGI app: the hot inference routes in front of the Litestar app."""
     return create_service_app(definition, settings)

@@ -161,6 +161,8 @@ class Caller(msgspec.Struct, frozen=True, kw_only=True):
     max_requests: int | None = None
     max_cost_usd: float | None = None
     reset_period: str | None = None
+    team_max_requests: int | None = None
+    team_max_cost_usd: float | None = None
 
 
 class InferRequest(msgspec.Struct, frozen=True, kw_only=True):

@@ -415,10 +415,9 @@ async def serve(
         token = otel_context.attach(extract_context(msg.headers))
         try:
             try:
-                body = msgspec.json.encode(
-                    await handler(msgspec.json.decode(msg.data, type=request_type))
-                )
-                await msg.respond(body)
+                answer = await handler(msgspec.json.decode(msg.data, type=request_type))
+                if msg.reply:  # a plain publish (a notification) wants no answer
+                    await msg.respond(msgspec.json.encode(answer))
             except msgspec.ValidationError as exc:
                 await _respond_error(msg, "bad_request", str(exc))
             except RemoteError as exc:

@@ -21,6 +21,9 @@ from hyperstrate_contracts.auth import (
     Role,
     RouterTeamAccessGranted,
     RouterTeamAccessRevoked,
+    TeamCreated,
+    TeamDeleted,
+    TeamUpdated,
     UserCreated,
     UserDeleted,
     UserUpdated,
@@ -29,7 +32,7 @@ from hyperstrate_contracts.auth import (
     VirtualKeyUpdated,
 )
 
-__all__ = ["KeyDirectory", "KeyIdentity"]
+__all__ = ["KeyDirectory", "KeyIdentity", "TeamLimits"]
 
 
 class KeyIdentity(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,6 +57,13 @@ class KeyIdentity(msgspec.Struct, frozen=True, kw_only=True):
         return not self.router_ids or router_id in self.router_ids
 
 
+class TeamLimits(msgspec.Struct, frozen=True):
+    """A team's caps (None: no cap)."""
+
+    max_requests: int | None = None
+    max_cost_usd: float | None = None
+
+
 class _User(msgspec.Struct):
     org_id: str
     role: Role
@@ -68,6 +78,7 @@ class KeyDirectory:
         self._hash_by_key_id: dict[str, str] = {}
         self._users: dict[str, _User] = {}
         self._deleted_orgs: set[str] = set()
+        self._teams: dict[str, TeamLimits] = {}
         # (org id, router id) -> teams: an org's grants never touch another org's router.
         self._router_teams: dict[tuple[str, str], set[str]] = {}
 
@@ -89,6 +100,10 @@ class KeyDirectory:
                 # An API key acts with its user's current role and team.
                 return msgspec.structs.replace(identity, role=user.role, team_id=user.team_id)
         return identity
+
+    def team_limits(self, team_id: str | None) -> TeamLimits | None:
+        """A team's caps, if the team exists."""
+        return self._teams.get(team_id) if team_id else None
 
     def router_allows_team(self, org_id: str, router_id: str, team_id: str | None) -> bool:
         """Router team access: open when the router has no grants, else only to its teams."""
@@ -122,6 +137,10 @@ class KeyDirectory:
                 self._users[event.aggregate_id] = _User(event.org_id, event.role, event.team_id)
             case UserDeleted():
                 self._users.pop(event.aggregate_id, None)
+            case TeamCreated() | TeamUpdated():
+                self._teams[event.aggregate_id] = TeamLimits(event.max_requests, event.max_cost_usd)
+            case TeamDeleted():
+                self._teams.pop(event.aggregate_id, None)
             case OrganizationDeleted():
                 self._deleted_orgs.add(event.org_id)
             case RouterTeamAccessGranted():

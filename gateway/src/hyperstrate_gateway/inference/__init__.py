@@ -1,0 +1,1 @@
+"""The gateway's inference path: InferAuth, router resolution, the NATS hop, SSE relay."""

@@ -1,0 +1,248 @@
+"""The gateway's hot routes as plain ASGI (no framework on the inference path).
+
+`/v1/chat/completions`, `/v1/messages`, `/v1/models`, `/router/{id}/infer`,
+`/router/{id}/v1/chat/completions`, `/router/{id}/v1/messages` and `/proxy/router/{id}/...`
+(usable as the OpenAI or Anthropic SDK's base URL) are answered here; every other path goes
+to the Litestar app (admin pass-through, health, metrics, Swagger).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from typing import Any, Literal
+
+import msgspec
+
+from hyperstrate_contracts.router import InferRequest
+from hyperstrate_gateway.inference.auth import AccessDenied, InferAuth
+from hyperstrate_gateway.inference.hop import Frame, ReplyMux, RouterUnavailable
+from hyperstrate_kit.http import RequestContextMiddleware
+from hyperstrate_kit.logs import request_id_var
+
+__all__ = ["InferenceFront"]
+
+Api = Literal["openai", "anthropic"]
+MAX_BODY_BYTES = 32 * 1024 * 1024
+_JSON = [(b"content-type", b"application/json")]
+_SSE = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class _ModelField(msgspec.Struct):
+    model: str = ""
+
+
+_model_decoder = msgspec.json.Decoder(_ModelField)
+_encoder = msgspec.json.Encoder()
+
+
+def _error_body(api: Api, status: int, message: str) -> bytes:
+    kinds = {
+        400: "invalid_request_error",
+        401: "authentication_error",
+        403: "permission_error",
+        404: "not_found_error",
+        413: "request_too_large",
+        429: "rate_limit_error",
+    }
+    kind = kinds.get(status, "api_error")
+    if api == "anthropic":
+        return _encoder.encode({"type": "error", "error": {"type": kind, "message": message}})
+    return _encoder.encode(
+        {"error": {"message": message, "type": kind, "param": None, "code": None}}
+    )
+
+
+def _route(method: str, path: str) -> tuple[str, Api, str | None] | None:
+    """(action, api, router ref from the path) for a hot route, else None."""
+    parts = [part for part in path.split("/") if part]
+    router_ref: str | None = None
+    if len(parts) >= 3 and parts[0] == "router":
+        router_ref, parts = parts[1], parts[2:]
+        if parts == ["infer"]:
+            return ("infer", "openai", router_ref) if method == "POST" else None
+    elif len(parts) >= 4 and parts[:2] == ["proxy", "router"]:
+        router_ref, parts = parts[2], parts[3:]
+        if parts[:1] != ["v1"]:  # an SDK base URL with or without /v1
+            parts = ["v1", *parts]
+    if parts[:1] != ["v1"]:
+        return None
+    return _action(method, "/".join(parts[1:]), router_ref)
+
+
+def _action(
+    method: str, endpoint: str, router_ref: str | None
+) -> tuple[str, Api, str | None] | None:
+    if endpoint == "chat/completions" and method == "POST":
+        return ("infer", "openai", router_ref)
+    if endpoint == "messages" and method == "POST":
+        return ("infer", "anthropic", router_ref)
+    if endpoint == "models" and method == "GET":
+        return ("models", "openai", router_ref)
+    return None
+
+
+class InferenceFront:
+    """Hot routes here, the rest to `app`. Reads auth and the hop from the runtime's services."""
+
+    def __init__(self, services: dict[str, Any], app: Any) -> None:
+        self.services = services
+        self.app = app
+        self.hot = RequestContextMiddleware(self._hot)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and _route(scope["method"], scope["path"]) is not None:
+            await self.hot(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _hot(self, scope: Any, receive: Any, send: Any) -> None:
+        route = _route(scope["method"], scope["path"])
+        assert route is not None
+        action, api, router_ref = route
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        auth: InferAuth | None = self.services.get("infer_auth")
+        if auth is None:
+            await _respond(send, 503, _error_body(api, 503, "the gateway is starting"))
+            return
+        try:
+            if action == "models":
+                await self._models(auth, headers, router_ref, send)
+                return
+            body = await _read_body(receive)
+            if router_ref is None:
+                router_ref = _model_decoder.decode(body).model
+                if not router_ref:
+                    raise AccessDenied(400, "`model` must name a router")
+            verdict = auth.authorize(headers, router_ref)
+        except AccessDenied as denied:
+            extra = (
+                [(b"retry-after", str(max(1, round(denied.retry_after or 1))).encode())]
+                if denied.status == 429
+                else []
+            )
+            await _respond(
+                send, denied.status, _error_body(api, denied.status, denied.message), extra
+            )
+            return
+        except msgspec.DecodeError:
+            await _respond(send, 400, _error_body(api, 400, "the body must be a JSON object"))
+            return
+        request = InferRequest(
+            request_id=request_id_var.get() or uuid.uuid4().hex,
+            router_id=verdict.router.id,
+            api=api,
+            caller=verdict.caller,
+            body=msgspec.Raw(body),
+        )
+        await self._relay(request, receive, send, api)
+
+    async def _relay(self, request: InferRequest, receive: Any, send: Any, api: Api) -> None:
+        mux: ReplyMux = self.services["reply_mux"]
+        answers = mux.call(request)
+        try:
+            first = await anext(answers)
+        except RouterUnavailable:
+            await _respond(send, 504, _error_body(api, 504, "the router did not answer in time"))
+            return
+        if first.end is not None:  # a whole answer, or an error before any byte
+            end = first.end
+            extra = (
+                [(b"retry-after", str(max(1, round(end.retry_after))).encode())]
+                if end.retry_after
+                else []
+            )
+            await _respond(send, end.status, bytes(end.body), extra)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": _SSE})
+        watcher = asyncio.ensure_future(_client_gone(receive))
+        try:
+            await _stream(first, answers, send, watcher)
+        except (OSError, _ClientGone):
+            await mux.cancel(request.request_id)  # stop the upstream call; what ran is billed
+        finally:
+            watcher.cancel()
+            await answers.aclose()
+
+    async def _models(
+        self, auth: InferAuth, headers: dict[str, str], router_ref: str | None, send: Any
+    ) -> None:
+        caller, identity = auth.caller(headers)
+        routers = auth.routers.of_org(caller.org_id)
+        if router_ref is not None:
+            routers = [r for r in routers if router_ref in (r.id, r.name)]
+        visible = [
+            r
+            for r in routers
+            if r.enabled
+            and (identity is None or identity.allows_router(r.id))
+            and auth.keys.router_allows_team(caller.org_id, r.id, caller.team_id)
+        ]
+        now = int(time.time())
+        body = _encoder.encode(
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": r.name,
+                        "object": "model",
+                        "created": now,
+                        "owned_by": "hyperstrate",
+                        "router_id": r.id,
+                    }
+                    for r in visible
+                ],
+            }
+        )
+        await _respond(send, 200, body)
+
+
+class _ClientGone(Exception):
+    pass
+
+
+async def _stream(first: Frame, answers: Any, send: Any, watcher: asyncio.Future[None]) -> None:
+    frame = first
+    while frame.end is None:
+        if watcher.done():
+            raise _ClientGone
+        await send({"type": "http.response.body", "body": frame.data, "more_body": True})
+        frame = await anext(answers)
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _client_gone(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _read_body(receive: Any) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise AccessDenied(400, "the client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise AccessDenied(413, "request body too large")
+        parts.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(parts)
+
+
+async def _respond(
+    send: Any, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    with contextlib.suppress(OSError):
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [*_JSON, *(extra or [])]}
+        )
+        await send({"type": "http.response.body", "body": body, "more_body": False})

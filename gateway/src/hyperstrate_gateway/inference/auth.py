@@ -1,0 +1,115 @@
+"""InferAuth: who is calling (API key, virtual key or session JWT), may they use this router,
+and are they within their requests per second. All in memory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from hyperstrate_contracts import utc_now
+from hyperstrate_contracts.router import Caller
+from hyperstrate_gateway.inference.directory import RouterDirectory, RouterEntry
+from hyperstrate_kit.errors import UnauthorizedError
+from hyperstrate_kit.keys import KeyDirectory, KeyIdentity
+from hyperstrate_kit.security import hash_key
+from hyperstrate_kit.sessions import verify_access_token
+
+__all__ = ["AccessDenied", "InferAuth", "Verdict"]
+
+
+class AccessDenied(Exception):
+    """The caller may not proceed: `status` is 401, 403, 404 or 429."""
+
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.retry_after = status, message, retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """An authenticated caller and the router they may use."""
+
+    caller: Caller
+    router: RouterEntry
+
+
+class InferAuth:
+    """Keys from the AUTH stream, sessions by signature, routers from the ROUTER stream."""
+
+    def __init__(self, keys: KeyDirectory, routers: RouterDirectory, jwt_secret: str) -> None:
+        self.keys, self.routers, self.jwt_secret = keys, routers, jwt_secret
+        self._buckets: dict[str, tuple[float, float]] = {}  # key id -> (tokens, last refill)
+        self.last_used: dict[str, datetime] = {}  # key hash -> last seen (reported in batches)
+
+    def caller(self, headers: Mapping[str, str]) -> tuple[Caller, KeyIdentity | None]:
+        """The caller of a request's credentials (401 when there are none or they are bad)."""
+        token = _credential(headers)
+        if not token:
+            raise AccessDenied(
+                401, "missing API key: send `Authorization: Bearer <key>` or `x-api-key`"
+            )
+        if token.startswith("hs"):
+            key_hash = hash_key(token)
+            identity = self.keys.lookup(key_hash)
+            if identity is None:
+                raise AccessDenied(401, "invalid, revoked or expired API key")
+            self.last_used[key_hash] = utc_now()
+            team = self.keys.team_limits(identity.team_id)
+            return Caller(
+                org_id=identity.org_id,
+                kind=identity.kind,
+                key_id=identity.key_id,
+                user_id=identity.user_id,
+                team_id=identity.team_id,
+                max_requests=identity.max_requests,
+                max_cost_usd=identity.max_cost_usd,
+                reset_period=identity.reset_period,
+                team_max_requests=team.max_requests if team else None,
+                team_max_cost_usd=team.max_cost_usd if team else None,
+            ), identity
+        try:
+            principal = verify_access_token(token, self.jwt_secret)
+        except UnauthorizedError as exc:
+            raise AccessDenied(401, "invalid or expired session token") from exc
+        return Caller(org_id=principal.org_id, kind="session", user_id=principal.user_id), None
+
+    def authorize(self, headers: Mapping[str, str], router_ref: str) -> Verdict:
+        """Authenticate, resolve the router, check scope, team access and the key's rate."""
+        caller, identity = self.caller(headers)
+        router = self.routers.resolve(caller.org_id, router_ref)
+        if router is None or not router.enabled:
+            raise AccessDenied(404, f"router {router_ref!r} not found")
+        if identity is not None and not identity.allows_router(router.id):
+            raise AccessDenied(403, "this key may not use this router")
+        if not self.keys.router_allows_team(caller.org_id, router.id, caller.team_id):
+            raise AccessDenied(403, "this router is restricted to other teams")
+        if identity is not None and identity.rate_limit_rps:
+            self._take_token(identity.key_id, identity.rate_limit_rps)
+        return Verdict(caller, router)
+
+    def _take_token(self, key_id: str, rate: float) -> None:
+        now = time.monotonic()
+        burst = max(1.0, rate)
+        tokens, last = self._buckets.get(key_id, (burst, now))
+        tokens = min(burst, tokens + (now - last) * rate)
+        if tokens < 1:
+            self._buckets[key_id] = (tokens, now)
+            raise AccessDenied(
+                429, "rate limit exceeded for this key", retry_after=(1 - tokens) / rate
+            )
+        self._buckets[key_id] = (tokens - 1, now)
+
+    def take_usage(self) -> dict[str, datetime]:
+        """Keys seen since the last call (for the batched last-used report)."""
+        seen, self.last_used = self.last_used, {}
+        return seen
+
+
+def _credential(headers: Mapping[str, str]) -> str:
+    authorization = headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return headers.get("x-api-key", "").strip()
