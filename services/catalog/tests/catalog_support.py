@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 import pytest_asyncio
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
 from sqlalchemy import text
 
@@ -32,14 +31,14 @@ from hyperstrate_kit.eventstore import EventStore
 from hyperstrate_kit.security import generate_key
 from hyperstrate_kit.sessions import Principal, issue_access_token
 from hyperstrate_kit.settings import load_settings
-from hyperstrate_kit.testing import Infrastructure, unique_name
+from hyperstrate_kit.testing import Infrastructure, serve_app, unique_name
 from hyperstrate_providers.fake_upstream import FakeUpstream
 
 JWT_SECRET = "catalog-integration-test-secret-catalog"
 SECRETS_KEY = "q2Jx1Yt9l0GmD8bWQ7o7c1kz2sD0XcWm3z6b1rJjNqA="
 PROVIDER_KEY = "sk-test-provider-key-7f3a9c1e5b2d8f4a"
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 
 def catalog_environ(
@@ -99,7 +98,10 @@ async def running_catalog(
     """A fresh catalog service (its own database) for the block."""
     environ = catalog_environ(infrastructure, unique_name("catalog"), **overrides)
     settings = load_settings(CatalogSettings, environ=environ)
-    async with AsyncTestClient(app=create_app(settings)) as client:
+    async with (
+        serve_app(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, timeout=30.0) as client,
+    ):
         database = await Database.open(settings.database_url, settings.database, migrations=[])
         try:
             yield Catalog(client=client, settings=settings, environ=environ, database=database)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -23,9 +22,8 @@ from hyperstrate_catalog.infrastructure.repository import CatalogRepository
 from hyperstrate_catalog.infrastructure.vault import vault_from_settings
 from hyperstrate_catalog.settings import CatalogSettings
 from hyperstrate_contracts import EventRegistry
-from hyperstrate_contracts.auth import AUTH_EVENTS
+from hyperstrate_contracts.auth import auth_registry
 from hyperstrate_contracts.catalog import (
-    CATALOG_EVENTS,
     CREDENTIALS_SUBJECT,
     MCP_CREDENTIALS_SUBJECT,
     REGISTRATIONS_SUBJECT,
@@ -33,6 +31,7 @@ from hyperstrate_contracts.catalog import (
     McpServerCredentialsRequest,
     RegistrationList,
     RegistrationsRequest,
+    catalog_registry,
 )
 from hyperstrate_kit.bus import RemoteError, serve
 from hyperstrate_kit.database import MigrationSet
@@ -46,7 +45,6 @@ __all__ = [
     "CATALOG_MIGRATIONS",
     "build_services",
     "catalog_event_registry",
-    "close_on_stop",
     "create_app",
     "definition",
 ]
@@ -57,21 +55,8 @@ Q = TypeVar("Q", bound=msgspec.Struct)
 
 
 def catalog_event_registry() -> EventRegistry:
-    """The catalog's own events, and the AUTH events its key projection follows."""
-    return EventRegistry((*CATALOG_EVENTS, *AUTH_EVENTS))
-
-
-def close_on_stop(runtime: Runtime[Any], *closers: Callable[[], Awaitable[None]]) -> None:
-    """Run `closers` when the runtime stops (its background tasks are cancelled then)."""
-
-    async def wait_then_close() -> None:
-        try:
-            await asyncio.Event().wait()
-        finally:
-            for close in closers:
-                await close()
-
-    runtime.spawn(wait_then_close(), "close-on-stop")
+    """The catalog's own events (its event store and relay)."""
+    return catalog_registry()
 
 
 def build_services(runtime: Runtime[CatalogSettings]) -> dict[str, Any]:
@@ -92,7 +77,7 @@ def build_services(runtime: Runtime[CatalogSettings]) -> dict[str, Any]:
     pool = ClientPool(read_timeout=settings.upstream_read_timeout_seconds)
     events = InferenceEventPublisher(runtime.require_js())
     runtime.spawn(events.run(), "inference-events")
-    close_on_stop(runtime, pool.aclose)
+    runtime.on_stop(pool.aclose)
     registrations = RegistrationService(
         database,
         store,
@@ -145,7 +130,7 @@ async def _start(runtime: Runtime[CatalogSettings]) -> None:
 
     directory = KeyDirectory()
     runtime.services["keys"] = directory
-    await runtime.follow("auth.>", directory.apply)
+    await runtime.follow("auth.>", directory.apply, auth_registry())
 
     async def credentials(request: CredentialsRequest) -> Any:
         return await registrations.credentials(request.org_id, request.registration_id)
@@ -193,4 +178,5 @@ definition: ServiceDefinition[CatalogSettings] = ServiceDefinition(
 
 def create_app(settings: CatalogSettings) -> Litestar:
     """The catalog service's ASGI app."""
-    return create_service_app(definition, settings)
+    app: Litestar = create_service_app(definition, settings)
+    return app

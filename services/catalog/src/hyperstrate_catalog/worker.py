@@ -18,12 +18,7 @@ from collections.abc import AsyncIterator, Sequence
 import msgspec
 from nats.aio.msg import Msg
 
-from hyperstrate_catalog.app import (
-    CATALOG_MIGRATIONS,
-    build_services,
-    catalog_event_registry,
-    close_on_stop,
-)
+from hyperstrate_catalog.app import CATALOG_MIGRATIONS, build_services, catalog_event_registry
 from hyperstrate_catalog.application.jobs import JobRunner
 from hyperstrate_catalog.infrastructure.job_locks import AdvisoryJobLocks
 from hyperstrate_catalog.infrastructure.outbound import PinnedCallbackSender
@@ -80,7 +75,7 @@ async def running_worker(settings: CatalogSettings) -> AsyncIterator[Runtime[Cat
         services = build_services(runtime)
         runtime.services.update(services)
         callbacks = PinnedCallbackSender(services["url_guard"], timeout=10.0)
-        close_on_stop(runtime, callbacks.aclose)
+        runtime.on_stop(callbacks.aclose)
         spec = jobs_consumer(settings)
         job_runner = JobRunner(
             runtime.require_database(),

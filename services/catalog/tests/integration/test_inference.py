@@ -1,0 +1,194 @@
+"""Direct inference with the fake upstream: whole and streamed, API key or session, and the
+inference events it publishes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from catalog_support import (
+    PROVIDER_KEY,
+    Catalog,
+    collect_events,
+    new_org,
+    openai_url,
+    publish_api_key,
+    register,
+)
+
+from hyperstrate_kit.bus import connect_nats
+from hyperstrate_kit.testing import wait_for
+from hyperstrate_providers.fake_upstream import FakeUpstream
+
+MESSAGES = [{"role": "user", "content": "Say something"}]
+
+
+def _for(events: list[dict[str, Any]], registration_id: str) -> list[dict[str, Any]]:
+    return [e for e in events if e.get("registration_id") == registration_id]
+
+
+async def test_infer_returns_the_completion_and_publishes_completed_with_tokens_and_cost(
+    catalog: Catalog, fake_upstream: FakeUpstream
+) -> None:
+    org = new_org()
+    registration = await register(catalog.client, org, openai_url(fake_upstream))
+    events, nc = await collect_events(catalog.settings.nats_url, "inference.>")
+    try:
+        response = await catalog.client.post(
+            "/ai/infer",
+            headers=org.headers,
+            json={"registrationId": registration["id"], "messages": MESSAGES, "maxTokens": 50},
+        )
+        assert response.status_code == 200, response.text
+        result = response.json()
+        assert result["registrationId"] == registration["id"] and result["content"]
+        assert result["finishReason"] == "stop"
+        usage = result["usage"]
+        assert usage["inputTokens"] > 0 and usage["outputTokens"] == 16
+        # fake-gpt costs $1 per million input tokens and $2 per million output tokens
+        expected = (usage["inputTokens"] * 1 + usage["outputTokens"] * 2) / 1_000_000
+        assert abs(result["costUsd"] - expected) < 1e-12
+        sent = fake_upstream.requests[-1]
+        assert sent.headers["authorization"] == f"Bearer {PROVIDER_KEY}"
+        assert msgspec.json.decode(sent.body)["max_tokens"] == 50
+
+        await wait_for(lambda: _for(events, registration["id"]), message="inference.completed")
+        (event,) = _for(events, registration["id"])
+        assert event["subject"] == "inference.completed" and event["source"] == "catalog"
+        assert event["request_id"] == result["id"] and event["org_id"] == org.org_id
+        assert event["input_tokens"] == usage["inputTokens"]
+        assert event["output_tokens"] == 16 and event["cost_usd"] == result["costUsd"]
+        assert event["user_id"] == org.user_id and event["stream"] is False
+        assert PROVIDER_KEY not in str(event)
+    finally:
+        await nc.drain()
+
+
+async def test_upstream_500_is_a_502_and_publishes_failed_with_the_error_class(
+    catalog: Catalog, fake_upstream: FakeUpstream
+) -> None:
+    org = new_org()
+    registration = await register(
+        catalog.client, org, openai_url(fake_upstream), model="fake-gpt;fail=500"
+    )
+    events, nc = await collect_events(catalog.settings.nats_url, "inference.>")
+    try:
+        response = await catalog.client.post(
+            "/ai/infer",
+            headers=org.headers,
+            json={"registrationId": registration["id"], "messages": MESSAGES},
+        )
+        assert response.status_code == 502, response.text
+        assert response.json()["error"].startswith("upstream server_error")
+        await wait_for(lambda: _for(events, registration["id"]), message="inference.failed")
+        (event,) = _for(events, registration["id"])
+        assert event["subject"] == "inference.failed"
+        assert event["error_class"] == "server_error" and event["status_code"] == 500
+    finally:
+        await nc.drain()
+
+
+async def test_upstream_401_echoing_the_key_never_leaks_it(
+    catalog: Catalog, fake_upstream: FakeUpstream
+) -> None:
+    org = new_org()
+    registration = await register(
+        catalog.client, org, openai_url(fake_upstream), model="fake-gpt;fail=401"
+    )
+    events, nc = await collect_events(catalog.settings.nats_url, "inference.>")
+    try:
+        response = await catalog.client.post(
+            "/ai/infer",
+            headers=org.headers,
+            json={"registrationId": registration["id"], "messages": MESSAGES},
+        )
+        assert response.status_code == 502 and PROVIDER_KEY not in response.text
+        await wait_for(lambda: _for(events, registration["id"]), message="inference.failed")
+        assert PROVIDER_KEY not in str(_for(events, registration["id"]))
+    finally:
+        await nc.drain()
+
+
+async def test_streamed_inference_relays_chunks_and_reports_usage(
+    catalog: Catalog, fake_upstream: FakeUpstream
+) -> None:
+    org = new_org()
+    registration = await register(
+        catalog.client, org, fake_upstream.base_url, catalog_key="fake-claude", name="claude"
+    )
+    events, nc = await collect_events(catalog.settings.nats_url, "inference.>")
+    try:
+        response = await catalog.client.post(
+            "/ai/infer",
+            headers=org.headers,
+            json={"registrationId": registration["id"], "messages": MESSAGES, "stream": True},
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/event-stream")
+        frames = [
+            line.removeprefix("data: ")
+            for line in response.text.split("\n\n")
+            if line.startswith("data: ")
+        ]
+        assert frames[-1] == "[DONE]"
+        chunks = [msgspec.json.decode(frame) for frame in frames[:-1]]
+        text = "".join(
+            choice["delta"].get("content") or "" for chunk in chunks for choice in chunk["choices"]
+        )
+        assert text
+        usage = next(chunk["usage"] for chunk in chunks if chunk.get("usage"))
+        assert usage["completion_tokens"] == 16
+        # fake-claude is an Anthropic registration: the upstream saw the Messages API
+        assert fake_upstream.requests[-1].path == "/v1/messages"
+        assert fake_upstream.requests[-1].headers["x-api-key"] == PROVIDER_KEY
+
+        await wait_for(lambda: _for(events, registration["id"]), message="inference.completed")
+        (event,) = _for(events, registration["id"])
+        assert event["stream"] is True and event["output_tokens"] == 16
+        assert event["provider"] == "anthropic" and event["cost_usd"] > 0
+        assert event["time_to_first_token_ms"] is not None
+    finally:
+        await nc.drain()
+
+
+async def test_infer_accepts_an_api_key_from_the_auth_stream(
+    catalog: Catalog, fake_upstream: FakeUpstream
+) -> None:
+    org = new_org()
+    registration = await register(catalog.client, org, openai_url(fake_upstream))
+    nc = await connect_nats(catalog.settings.nats_url, "test-auth")
+    try:
+        key_id, key = await publish_api_key(nc.jetstream(), org)
+    finally:
+        await nc.drain()
+    body = {"registrationId": registration["id"], "messages": MESSAGES}
+
+    async def accepted() -> bool:
+        response = await catalog.client.post(
+            "/ai/infer", headers={"Authorization": f"Bearer {key}"}, json=body
+        )
+        return response.status_code == 200
+
+    await wait_for(accepted, message="the API key to reach the catalog's key projection")
+    wrong = await catalog.client.post(
+        "/ai/infer", headers={"Authorization": "Bearer hs_notakey"}, json=body
+    )
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid API key"
+    anonymous = await catalog.client.post("/ai/infer", json=body)
+    assert anonymous.status_code == 401
+    # An API key may not reach the admin API.
+    admin = await catalog.client.get(
+        "/ai/registrations", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert admin.status_code == 401
+    assert key_id
+
+
+async def test_an_unsafe_base_url_is_refused(catalog: Catalog) -> None:
+    org = new_org()
+    response = await catalog.client.post(
+        "/ai/registrations",
+        headers=org.headers,
+        json={"name": "x", "catalogKey": "fake-gpt", "baseUrl": "file:///etc/passwd"},
+    )
+    assert response.status_code == 400 and "baseUrl" in response.json()["fields"]
