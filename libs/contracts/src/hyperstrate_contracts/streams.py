@@ -15,6 +15,7 @@ __all__ = [
     "DEAD_LETTER",
     "INFERENCE",
     "JOBS",
+    "OBSERVABILITY",
     "PROMPTS",
     "ROUTER",
     "STREAMS",
@@ -78,6 +79,12 @@ JOBS = StreamSpec(
     retention=Retention.WORK_QUEUE,
     duplicate_window_seconds=120.0,
 )
+OBSERVABILITY = StreamSpec(
+    name="OBSERVABILITY",
+    subjects=("observability.>",),
+    description="observability events: registration health changes, webhook subscriptions",
+    max_age_seconds=30 * DAY,
+)
 DEAD_LETTER = StreamSpec(
     name="DEAD_LETTER",
     subjects=("dlq.>",),
@@ -85,7 +92,16 @@ DEAD_LETTER = StreamSpec(
     max_age_seconds=30 * DAY,
 )
 
-STREAMS: tuple[StreamSpec, ...] = (AUTH, CATALOG, ROUTER, PROMPTS, INFERENCE, JOBS, DEAD_LETTER)
+STREAMS: tuple[StreamSpec, ...] = (
+    AUTH,
+    CATALOG,
+    ROUTER,
+    PROMPTS,
+    INFERENCE,
+    JOBS,
+    OBSERVABILITY,
+    DEAD_LETTER,
+)
 
 
 def dead_letter_subject(consumer: ConsumerSpec) -> str:

@@ -1,0 +1,60 @@
+"""Wiring of the inference hot path into the router process (composition root part)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hyperstrate_contracts.catalog import catalog_registry
+from hyperstrate_contracts.observability import RegistrationHealthChanged, observability_registry
+from hyperstrate_contracts.prompts import prompts_registry
+from hyperstrate_contracts.router import router_registry
+from hyperstrate_kit.service import Runtime
+from hyperstrate_providers import ClientPool, ProviderClient
+
+from hyperstrate_router.application.inference.cache import MemoryResponseCache
+from hyperstrate_router.application.inference.limits import MemoryBudgetLedger, MemoryRateLimiter
+from hyperstrate_router.application.inference.pipeline import InferencePipeline
+from hyperstrate_router.application.inference.state import PromptTable, RouterTable
+from hyperstrate_router.application.inference.strategies import LatencyTracker, TargetSelector
+from hyperstrate_router.infrastructure.inference.catalog_client import CatalogClient
+from hyperstrate_router.infrastructure.inference.publisher import InferenceEventPublisher
+from hyperstrate_router.infrastructure.inference.worker import InferenceWorker
+from hyperstrate_router.settings import RouterSettings
+
+__all__ = ["start_inference"]
+
+
+async def start_inference(runtime: Runtime[RouterSettings]) -> None:
+    """Follow the streams the hot path reads, then join the inference queue group."""
+    assert runtime.nc is not None
+    settings = runtime.settings
+    routers, prompts = RouterTable(), PromptTable()
+    catalog = CatalogClient(runtime.nc, timeout=settings.request_timeout_seconds)
+    pool = ClientPool()
+    runtime.on_stop(pool.aclose)
+    publisher = InferenceEventPublisher(
+        runtime.require_js(), Path(settings.data_dir) / "router" / "inference-events.spill"
+    )
+    runtime.spawn(publisher.run(), "inference-events")
+    runtime.on_stop(publisher.flush)
+    latency = LatencyTracker()
+    pipeline = InferencePipeline(
+        routers, prompts, catalog, ProviderClient(pool), TargetSelector(latency), latency,
+        MemoryRateLimiter(), MemoryBudgetLedger(), MemoryResponseCache(), publisher,
+    )  # fmt: skip
+
+    def on_health(event: object) -> None:
+        if isinstance(event, RegistrationHealthChanged):
+            (pipeline.unhealthy.discard if event.healthy else pipeline.unhealthy.add)(
+                event.aggregate_id
+            )
+
+    await runtime.follow("router.>", routers.apply, router_registry())
+    await runtime.follow("prompts.>", prompts.apply, prompts_registry())
+    await runtime.follow("catalog.registration.>", catalog.apply, catalog_registry())
+    await runtime.follow("observability.>", on_health, observability_registry())
+    worker = InferenceWorker(runtime.nc, pipeline)
+    await worker.start()
+    runtime.on_stop(worker.stop)
+    runtime.services["inference_pipeline"] = pipeline
+    runtime.services["inference_publisher"] = publisher

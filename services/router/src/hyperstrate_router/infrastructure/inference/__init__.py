@@ -1,0 +1,1 @@
+"""Adapters of the inference hot path: NATS worker, catalog client, event publisher."""

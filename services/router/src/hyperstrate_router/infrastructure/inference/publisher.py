@@ -1,0 +1,114 @@
+"""Inference events off the critical path, never lost.
+
+`emit` only queues. A background task publishes to JetStream (`Nats-Msg-Id` = event id, so a
+retry is harmless). While NATS is away the events wait in memory; past `max_in_memory` they
+spill to a file under DATA_DIR and are published, oldest first, when NATS is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from pathlib import Path
+
+import msgspec
+from nats.js import JetStreamContext
+
+from hyperstrate_contracts.inference import InferenceCompleted, InferenceFailed
+
+__all__ = ["InferenceEventPublisher"]
+
+log = logging.getLogger(__name__)
+InferenceEvent = InferenceCompleted | InferenceFailed
+_decoder = msgspec.json.Decoder(InferenceEvent)
+
+
+class InferenceEventPublisher:
+    """Queues, publishes, and spills to disk when it must."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        spill_file: Path,
+        *,
+        max_in_memory: int = 10_000,
+        publish_timeout: float = 2.0,
+    ) -> None:
+        self.js = js
+        self.spill_file = spill_file
+        self.max_in_memory = max_in_memory
+        self.publish_timeout = publish_timeout
+        self._queue: deque[InferenceEvent] = deque()
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    @property
+    def pending(self) -> int:
+        """Events not yet on JetStream (in memory)."""
+        return len(self._queue)
+
+    def emit(self, event: InferenceEvent) -> None:
+        """Queue one event; spill to disk past the memory bound."""
+        if len(self._queue) >= self.max_in_memory:
+            self._spill(event)
+        else:
+            self._queue.append(event)
+        self._wake.set()
+
+    def _spill(self, event: InferenceEvent) -> None:
+        self.spill_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.spill_file.open("ab") as file:
+            file.write(msgspec.json.encode(event) + b"\n")
+
+    def _reload_spilled(self) -> None:
+        """Move spilled events back in memory once there is room (oldest first)."""
+        if not self.spill_file.exists() or len(self._queue) >= self.max_in_memory // 2:
+            return
+        lines = self.spill_file.read_bytes().splitlines()
+        room = self.max_in_memory - len(self._queue)
+        for line in lines[:room]:
+            self._queue.append(_decoder.decode(line))
+        rest = lines[room:]
+        if rest:
+            self.spill_file.write_bytes(b"\n".join(rest) + b"\n")
+        else:
+            self.spill_file.unlink()
+
+    async def run(self) -> None:
+        """Publish until cancelled; on failure keep the event and retry with backoff."""
+        backoff = 0.1
+        while True:
+            if not self._queue:
+                self._reload_spilled()
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            event = self._queue[0]
+            try:
+                await self.js.publish(
+                    event.type,
+                    msgspec.json.encode(event),
+                    headers={"Nats-Msg-Id": event.event_id},
+                    timeout=self.publish_timeout,
+                )
+            except Exception as exc:  # NATS away: keep it, try again
+                log.warning("inference event publish failed (%d waiting): %s", self.pending, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            self._queue.popleft()
+            self.published += 1
+            backoff = 0.1
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Publish what is queued (at shutdown); what is left stays on disk."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self._queue:
+                    await asyncio.sleep(0.01)
+        for event in self._queue:
+            self._spill(event)
+        self._queue.clear()

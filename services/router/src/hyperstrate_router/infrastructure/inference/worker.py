@@ -1,0 +1,87 @@
+"""The router's side of the inference hop: requests from the gateway's queue group, answers
+(or streamed frames) to the reply inbox, cancellation when the client went away."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import msgspec
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from hyperstrate_contracts.router import INFER_QUEUE, INFER_SUBJECT, InferEnd, InferRequest
+from hyperstrate_router.application.inference.pipeline import InferencePipeline
+
+__all__ = ["CANCEL_SUBJECT_PREFIX", "InferenceWorker"]
+
+log = logging.getLogger(__name__)
+CANCEL_SUBJECT_PREFIX = "svc.router.cancel."
+_request_decoder = msgspec.json.Decoder(InferRequest)
+_end_encoder = msgspec.json.Encoder()
+_END_HEADERS = {"Hs-End": "1"}
+
+
+class InferenceWorker:
+    """Subscribes to the queue group; one task per request."""
+
+    def __init__(self, nc: NatsClient, pipeline: InferencePipeline) -> None:
+        self.nc = nc
+        self.pipeline = pipeline
+        self.in_flight: dict[str, asyncio.Task[Any]] = {}
+        self._subscriptions: list[Subscription] = []
+
+    async def start(self) -> None:
+        """Join the router queue group and listen for cancellations (every replica)."""
+        self._subscriptions.append(
+            await self.nc.subscribe(INFER_SUBJECT, queue=INFER_QUEUE, cb=self._on_request)
+        )
+        self._subscriptions.append(
+            await self.nc.subscribe(f"{CANCEL_SUBJECT_PREFIX}*", cb=self._on_cancel)
+        )
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking requests, let those in flight finish (up to `grace`), cancel the rest."""
+        for subscription in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+        if self.in_flight:
+            _, late = await asyncio.wait(list(self.in_flight.values()), timeout=grace)
+            for task in late:
+                task.cancel()
+
+    async def _on_request(self, msg: Msg) -> None:
+        try:
+            request = _request_decoder.decode(msg.data)
+        except msgspec.DecodeError as exc:
+            log.warning("undecodable inference request: %s", exc)
+            return
+        task = asyncio.create_task(self._answer(request, msg.reply))
+        self.in_flight[request.request_id] = task
+        task.add_done_callback(lambda _: self.in_flight.pop(request.request_id, None))
+
+    async def _answer(self, request: InferRequest, reply: str) -> None:
+        sequence = 0
+
+        async def send(frame: bytes) -> None:
+            nonlocal sequence
+            sequence += 1
+            await self.nc.publish(reply, frame, headers={"Hs-Seq": str(sequence)})
+
+        try:
+            end = await self.pipeline.handle(request, send)
+        except Exception:
+            log.exception("inference %s failed unexpectedly", request.request_id)
+            end = InferEnd(
+                status=500,
+                body=msgspec.Raw(b'{"error":{"message":"internal error","type":"api_error"}}'),
+            )
+        await self.nc.publish(reply, _end_encoder.encode(end), headers=_END_HEADERS)
+
+    async def _on_cancel(self, msg: Msg) -> None:
+        task = self.in_flight.get(msg.subject.removeprefix(CANCEL_SUBJECT_PREFIX))
+        if task is not None:
+            task.cancel()
