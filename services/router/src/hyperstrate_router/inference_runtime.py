@@ -10,7 +10,6 @@ from hyperstrate_contracts.prompts import prompts_registry
 from hyperstrate_contracts.router import router_registry
 from hyperstrate_kit.service import Runtime
 from hyperstrate_providers import ClientPool, ProviderClient
-
 from hyperstrate_router.application.inference.cache import MemoryResponseCache
 from hyperstrate_router.application.inference.limits import MemoryBudgetLedger, MemoryRateLimiter
 from hyperstrate_router.application.inference.pipeline import InferencePipeline
