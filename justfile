@@ -52,3 +52,8 @@ clean-data:
 # Benchmark: the outbox relay's publish lag at idle (commit -> JetStream)
 bench-relay: install
     "{{python}}" libs/kit/bench/relay_lag.py --samples 200
+
+# 200 synthetic inference logs over 30 days for the first organisation (idempotent), e.g.
+# `just seed-inference-logs --org-id org_...`; uses DATABASE_URL or the `just up` stack
+seed-inference-logs *args: install
+    "{{python}}" -m hyperstrate_observability.seed {{args}}

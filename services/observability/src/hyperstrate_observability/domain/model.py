@@ -1,0 +1,47 @@
+"""Observability identifiers and errors. Pure Python, no I/O."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from hyperstrate_kit.errors import NotFoundError
+
+__all__ = [
+    "DeliveryNotFound",
+    "LogNotFound",
+    "LogStatus",
+    "RegistrationNotFound",
+    "WebhookNotFound",
+    "new_webhook_id",
+    "webhook_stream",
+]
+
+#: An inference log's outcome: the event type without its `inference.` prefix.
+LogStatus = Literal["completed", "failed"]
+
+
+class LogNotFound(NotFoundError):
+    default_message = "inference log not found"
+
+
+class WebhookNotFound(NotFoundError):
+    default_message = "webhook not found"
+
+
+class DeliveryNotFound(NotFoundError):
+    default_message = "webhook delivery not found"
+
+
+class RegistrationNotFound(NotFoundError):
+    default_message = "no health data for this registration"
+
+
+def new_webhook_id() -> str:
+    """A new webhook id (`whk_…`)."""
+    return f"whk_{uuid.uuid4().hex}"
+
+
+def webhook_stream(webhook_id: str) -> str:
+    """The event stream of one webhook subscription."""
+    return f"webhook-{webhook_id}"

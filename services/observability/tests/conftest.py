@@ -1,0 +1,1 @@
+from observability_support import observability_client, observability_settings  # noqa: F401
