@@ -7,12 +7,15 @@ registration becomes healthy or unhealthy (and the first time it is probed). The
 event for is healthy.
 
 Webhooks: a router's inference events can be delivered to a URL, signed with a per-webhook
-secret. The subscription events carry no secret, not even encrypted.
+secret. A subscription is made through the observability API, or follows the router's own
+`webhookUrl` setting (`managed_by="router"`). The subscription events carry no secret, not
+even encrypted.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from hyperstrate_contracts.events import Event, EventRegistry
 
@@ -54,6 +57,8 @@ class WebhookCreated(Event, frozen=True, kw_only=True, tag="observability.webhoo
     event_types: tuple[str, ...] = WEBHOOK_EVENT_TYPES
     enabled: bool = True
     actor_id: str | None = None
+    #: "router": made from the router's `webhookUrl`, and changed or removed with it.
+    managed_by: Literal["api", "router"] = "api"
 
 
 class WebhookUpdated(Event, frozen=True, kw_only=True, tag="observability.webhook.updated"):

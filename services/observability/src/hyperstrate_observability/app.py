@@ -17,9 +17,10 @@ import httpx
 from litestar import Litestar
 from nats.js import JetStreamContext
 
-from hyperstrate_contracts import EventRegistry
+from hyperstrate_contracts import ROUTER, ConsumerSpec, EventRegistry
 from hyperstrate_contracts.observability import observability_registry
-from hyperstrate_kit.bus import provision_consumer
+from hyperstrate_contracts.router import RouterConfigured, RouterDeleted
+from hyperstrate_kit.bus import event_decoder, idempotent, provision_consumer
 from hyperstrate_kit.database import MigrationSet
 from hyperstrate_kit.security import OutboundUrlGuard
 from hyperstrate_kit.service import Runtime, ServiceDefinition, create_service_app
@@ -64,6 +65,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = [MigrationSet("hyperstrate_observability.migrations", "observability_alembic_version")]
 RETENTION_INTERVAL_SECONDS = 24 * 3600.0
+ROUTER_WEBHOOK_EVENTS = EventRegistry([RouterConfigured, RouterDeleted])
 
 
 def _dead_letter_publisher(
@@ -113,7 +115,8 @@ def build_definition(
             settings.secrets_key, settings.effective_jwt_secret, production=settings.is_production
         )
         runtime.services["queries"] = ObservabilityQueries(database, repository)
-        runtime.services["webhooks"] = WebhookService(database, store, repository, box, guard)
+        webhooks = WebhookService(database, store, repository, box, guard)
+        runtime.services["webhooks"] = webhooks
 
         # Webhook deliveries.
         http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
@@ -143,6 +146,23 @@ def build_definition(
         )
         runtime.services["inference_consumer"] = consumer
         runtime.spawn(consumer.run(), "inference-consumer")
+
+        # Webhooks that follow a router's webhookUrl (in order: one message in flight).
+        router_spec = ConsumerSpec(
+            stream=ROUTER.name,
+            durable=f"{settings.consumer_prefix}-router-webhooks",
+            filter_subjects=tuple(ROUTER_WEBHOOK_EVENTS.types),
+            description="observability: webhooks that follow routers' webhookUrl",
+            max_deliver=10,
+            backoff_seconds=(1.0, 5.0, 15.0, 30.0, 60.0),
+            max_ack_pending=1,
+        )
+        await provision_consumer(js, router_spec)
+        runtime.consume(
+            router_spec,
+            idempotent(database, router_spec.durable, webhooks.follow_router),
+            event_decoder(ROUTER_WEBHOOK_EVENTS),
+        )
 
         # Audit log.
         for audit_spec in audit_consumers(settings.consumer_prefix):

@@ -22,6 +22,7 @@ from observability_support import (
     settings_env,
 )
 
+from hyperstrate_contracts.router import RouterConfigured, RouterDeleted
 from hyperstrate_kit.embedded import free_port
 from hyperstrate_kit.settings import load_settings
 from hyperstrate_kit.testing import Infrastructure, wait_for
@@ -274,3 +275,75 @@ async def test_urls_to_private_addresses_and_bad_bodies_are_400(
             json={"url": "http://192.168.1.1/"},
         )
         assert patched.status_code == 400
+
+
+async def test_a_routers_webhook_url_makes_moves_and_removes_its_webhook(
+    observability_client: Client, nats_client: NatsClient
+) -> None:
+    org = new_org()
+    admin = admin_of(org)
+    router_id = f"rtr_{org}"
+    js = nats_client.jetstream()
+    first, second = WebhookReceiver(port=free_port()), WebhookReceiver(port=free_port())
+    await first.start()
+    await second.start()
+
+    async def configure(url: str | None) -> None:
+        event = RouterConfigured(org_id=org, aggregate_id=router_id, webhook_url=url)
+        body = msgspec.json.encode(event)
+        await js.publish(event.type, body)
+        await js.publish(event.type, body)  # delivered twice: applied once
+
+    async def hooks() -> list[dict[str, Any]]:
+        response = await observability_client.get(
+            f"/observability/webhooks?routerId={router_id}", headers=admin
+        )
+        return list(response.json()["items"])
+
+    try:
+        await configure(first.url)
+        [hook] = await wait_for(hooks, timeout=10, message="the router's webhook")
+        assert (hook["managedBy"], hook["url"]) == ("router", first.url)
+        url = f"/observability/webhooks/{hook['id']}"
+        assert (await observability_client.delete(url, headers=admin)).status_code == 409
+        moved = await observability_client.patch(url, headers=admin, json={"url": second.url})
+        assert moved.status_code == 409
+        secret = (await observability_client.post(f"{url}/rotate-secret", headers=admin)).json()[
+            "secret"
+        ]
+        event = completed(org, router_id=router_id)
+        await publish(js, [event])
+        await wait_for(lambda: first.received, timeout=10, message="a delivery")
+        assert verify_signature(
+            secret,
+            first.received[0].headers["x-hyperstrate-signature"],
+            first.received[0].body,
+            now=int(time.time()),
+        )
+
+        await configure(second.url)
+
+        async def moved_to_second() -> bool:
+            return [h["url"] for h in await hooks()] == [second.url]
+
+        await wait_for(moved_to_second, timeout=10, message="the webhook moved")
+        later = completed(org, router_id=router_id)
+        await publish(js, [later])
+        await wait_for(lambda: second.received, timeout=10, message="a delivery to the new URL")
+        assert second.event_ids() == [later.event_id] and first.event_ids() == [event.event_id]
+
+        await configure(None)
+
+        async def removed() -> bool:
+            return await hooks() == []
+
+        await wait_for(removed, timeout=10, message="the webhook removed")
+        await configure(first.url)  # and back again, on the same webhook id
+        [again] = await wait_for(hooks, timeout=10, message="the webhook again")
+        assert again["id"] == hook["id"]
+        deleted = RouterDeleted(org_id=org, aggregate_id=router_id)
+        await js.publish(deleted.type, msgspec.json.encode(deleted))
+        await wait_for(removed, timeout=10, message="the webhook removed with its router")
+    finally:
+        await first.stop()
+        await second.stop()

@@ -49,4 +49,5 @@ definition: ServiceDefinition[PromptsSettings] = ServiceDefinition(
 
 def create_app(settings: PromptsSettings) -> Litestar:
     """The prompts service's ASGI app."""
-    return create_service_app(definition, settings)
+    app: Litestar = create_service_app(definition, settings)
+    return app

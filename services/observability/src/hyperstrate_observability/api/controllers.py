@@ -288,7 +288,8 @@ class WebhookController(Controller):
     @post(
         "/{webhook_id:str}/rotate-secret",
         operation_id="RotateWebhookSecret",
-        summary="Replace the signing secret (the new one is shown once)",
+        summary="Replace the signing secret (the new one is shown once; for a router's own "
+        "webhook, the way to learn its secret)",
         status_code=HTTP_200_OK,
     )
     async def rotate(

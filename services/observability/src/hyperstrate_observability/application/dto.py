@@ -230,6 +230,7 @@ class WebhookView(View):
     event_types: list[str]
     enabled: bool
     created_by: str | None
+    managed_by: Literal["api", "router"]  # router: follows the router's webhookUrl
     secret_rotated_at: datetime
     created_at: datetime
     updated_at: datetime

@@ -1,7 +1,10 @@
 """Webhook subscriptions: a router's inference events delivered to a URL, signed.
 
-The signing secret is generated here, shown once (on creation and rotation) and stored
-encrypted, bound to its webhook id; events about the subscription never carry it.
+A subscription is made through the API, or follows the router's `webhookUrl` setting (the
+ROUTER stream's configuration events create, move and remove it). The signing secret is
+generated here, shown once (on creation, and on rotation: the only way to see the secret of
+a router's own webhook) and stored encrypted, bound to its webhook id; events about the
+subscription never carry it.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hyperstrate_contracts import Event
 from hyperstrate_contracts.observability import (
+    WEBHOOK_EVENT_TYPES,
     WebhookCreated,
     WebhookDeleted,
     WebhookSecretRotated,
     WebhookUpdated,
 )
+from hyperstrate_contracts.router import RouterConfigured, RouterDeleted
 from hyperstrate_kit.database import Database
 from hyperstrate_kit.errors import ConflictError, InvalidInputError
 from hyperstrate_kit.eventstore import EventStore
@@ -30,13 +35,23 @@ from hyperstrate_observability.domain.model import (
     DeliveryNotFound,
     WebhookNotFound,
     new_webhook_id,
+    router_webhook_id,
     webhook_stream,
 )
 from hyperstrate_observability.domain.webhooks import new_webhook_secret
 from hyperstrate_observability.infrastructure.repository import ObservabilityRepository
 from hyperstrate_observability.infrastructure.tables import webhook_deliveries, webhook_secrets
 
-__all__ = ["WebhookService", "seal_secret"]
+__all__ = ["ManagedByRouter", "WebhookService", "seal_secret"]
+
+
+class ManagedByRouter(ConflictError):
+    """The webhook follows its router's `webhookUrl`: change or remove it there."""
+
+    default_message = (
+        "this webhook follows the router's webhookUrl: change or remove it in the router's "
+        "configuration"
+    )
 
 
 def seal_secret(box: SecretBox, webhook_id: str, secret: str) -> str:
@@ -94,6 +109,8 @@ class WebhookService:
             self._check_url(data.url)
         async with self.database.transaction() as session:
             current, version = await self._locked(session, principal.org_id, webhook_id)
+            if current.managed_by == "router" and data.url is not msgspec.UNSET:
+                raise ManagedByRouter(fields={"url": ["set by the router's webhookUrl"]})
             event = WebhookUpdated(
                 org_id=principal.org_id,
                 aggregate_id=webhook_id,
@@ -127,17 +144,48 @@ class WebhookService:
     async def delete(self, principal: Principal, webhook_id: str) -> None:
         """Remove the subscription, its secret and its deliveries (pending ones are dropped)."""
         async with self.database.transaction() as session:
-            _, version = await self._locked(session, principal.org_id, webhook_id)
-            event = WebhookDeleted(
-                org_id=principal.org_id, aggregate_id=webhook_id, actor_id=principal.user_id
+            current, version = await self._locked(session, principal.org_id, webhook_id)
+            if current.managed_by == "router":
+                raise ManagedByRouter()
+            await self._remove(session, principal.org_id, webhook_id, version, principal.user_id)
+
+    async def follow_router(self, session: AsyncSession, event: Event) -> None:
+        """Apply a router's configuration to the webhook that follows its `webhookUrl`
+        (in the caller's transaction, with the consumer's inbox row)."""
+        if not isinstance(event, RouterConfigured | RouterDeleted):
+            return
+        webhook_id = router_webhook_id(event.org_id, event.aggregate_id)
+        found = await self.repo.webhook(session, event.org_id, webhook_id, lock=True)
+        url = event.webhook_url if isinstance(event, RouterConfigured) else None
+        if found is None:
+            if url:
+                created = WebhookCreated(
+                    org_id=event.org_id,
+                    aggregate_id=webhook_id,
+                    router_id=event.aggregate_id,
+                    url=url,
+                    event_types=WEBHOOK_EVENT_TYPES,
+                    managed_by="router",
+                )
+                # The id is the router's: its stream may hold an earlier life of the webhook.
+                version = await self.store.stream_version(
+                    webhook_stream(webhook_id), session=session
+                )
+                await self._append(session, webhook_id, version, created)
+                await self._store_secret(session, webhook_id, new_webhook_secret())
+            return
+        current, version = found
+        if not url:
+            await self._remove(session, event.org_id, webhook_id, version, None)
+        elif url != current.url:
+            moved = WebhookUpdated(
+                org_id=event.org_id,
+                aggregate_id=webhook_id,
+                url=url,
+                event_types=tuple(current.event_types),
+                enabled=current.enabled,
             )
-            await self._append(session, webhook_id, version, event)
-            await session.execute(
-                delete(webhook_secrets).where(webhook_secrets.c.webhook_id == webhook_id)
-            )
-            await session.execute(
-                delete(webhook_deliveries).where(webhook_deliveries.c.webhook_id == webhook_id)
-            )
+            await self._append(session, webhook_id, version, moved)
 
     async def get(self, principal: Principal, webhook_id: str) -> dto.WebhookView:
         """One webhook of the organisation (without its secret)."""
@@ -186,6 +234,23 @@ class WebhookService:
             found = await self.repo.delivery(session, principal.org_id, webhook_id, delivery_id)
         assert found is not None
         return found
+
+    async def _remove(
+        self,
+        session: AsyncSession,
+        org_id: str,
+        webhook_id: str,
+        version: int,
+        actor_id: str | None,
+    ) -> None:
+        event = WebhookDeleted(org_id=org_id, aggregate_id=webhook_id, actor_id=actor_id)
+        await self._append(session, webhook_id, version, event)
+        await session.execute(
+            delete(webhook_secrets).where(webhook_secrets.c.webhook_id == webhook_id)
+        )
+        await session.execute(
+            delete(webhook_deliveries).where(webhook_deliveries.c.webhook_id == webhook_id)
+        )
 
     async def _store_secret(self, session: AsyncSession, webhook_id: str, secret: str) -> None:
         sealed = seal_secret(self.secrets, webhook_id, secret)

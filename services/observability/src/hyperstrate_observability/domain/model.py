@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Literal
 
@@ -14,6 +15,7 @@ __all__ = [
     "RegistrationNotFound",
     "WebhookNotFound",
     "new_webhook_id",
+    "router_webhook_id",
     "webhook_stream",
 ]
 
@@ -40,6 +42,12 @@ class RegistrationNotFound(NotFoundError):
 def new_webhook_id() -> str:
     """A new webhook id (`whk_…`)."""
     return f"whk_{uuid.uuid4().hex}"
+
+
+def router_webhook_id(org_id: str, router_id: str) -> str:
+    """The id of the webhook that follows a router's `webhookUrl` (one per router)."""
+    digest = hashlib.sha256(f"{org_id}/{router_id}".encode()).hexdigest()
+    return f"whk_r{digest[:32]}"
 
 
 def webhook_stream(webhook_id: str) -> str:

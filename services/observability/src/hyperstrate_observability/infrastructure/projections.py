@@ -40,6 +40,7 @@ class WebhookProjection:
                         event_types=list(event.event_types),
                         enabled=event.enabled,
                         created_by=event.actor_id,
+                        managed_by=event.managed_by,
                         stream_version=stored.version,
                         secret_rotated_at=at,
                         created_at=at,

@@ -179,6 +179,7 @@ webhooks = Table(
     Column("event_types", JSONB, nullable=False),
     Column("enabled", Boolean, nullable=False),
     Column("created_by", Text),
+    Column("managed_by", Text, nullable=False, server_default="api"),  # api | router
     Column("stream_version", Integer, nullable=False),
     Column("secret_rotated_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
