@@ -16,6 +16,7 @@ from hyperstrate_catalog.application.mcp import McpServerService
 from hyperstrate_catalog.application.registrations import RegistrationService
 from hyperstrate_catalog.infrastructure.inference_events import InferenceEventPublisher
 from hyperstrate_catalog.infrastructure.job_queue import JetStreamJobQueue
+from hyperstrate_catalog.infrastructure.mcp_probe import SdkMcpProbe
 from hyperstrate_catalog.infrastructure.outbound import GuardedUpstream
 from hyperstrate_catalog.infrastructure.projections import CatalogProjection
 from hyperstrate_catalog.infrastructure.repository import CatalogRepository
@@ -96,7 +97,7 @@ def build_services(runtime: Runtime[CatalogSettings]) -> dict[str, Any]:
         "inference": inference,
         "jobs": jobs,
         "conversations": ConversationService(database, store, repository, inference),
-        "mcp_servers": McpServerService(database, store, repository, vault),
+        "mcp_servers": McpServerService(database, store, repository, vault, SdkMcpProbe(guard)),
         "url_guard": guard,
         "vault": vault,
         "repository": repository,

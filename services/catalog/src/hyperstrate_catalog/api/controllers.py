@@ -308,6 +308,17 @@ class McpServerController(Controller):
             check_outbound_url(url_guard, "url", data.url)
         return await mcp_servers.update(principal.org_id, server_id, data)
 
+    @post(
+        "/{server_id:str}/check",
+        operation_id="CheckMCPServer",
+        summary="Connect to an MCP server and list its tools",
+        status_code=HTTP_200_OK,
+    )
+    async def check(
+        self, mcp_servers: McpServers, principal: Admin, server_id: ResourceId
+    ) -> dto.McpCheckResult:
+        return await mcp_servers.check(principal.org_id, server_id)
+
     @delete("/{server_id:str}", operation_id="DeleteMCPServer", summary="Delete an MCP server")
     async def remove(
         self, mcp_servers: McpServers, principal: Admin, server_id: ResourceId

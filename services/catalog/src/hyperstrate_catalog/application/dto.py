@@ -270,3 +270,18 @@ class McpServerView(View):
     header_names: list[str]
     created_at: datetime
     updated_at: datetime
+
+
+class McpToolView(View):
+    name: str
+    description: str | None
+    input_schema: dict[str, Any]
+
+
+class McpCheckResult(View):
+    """Whether the server answered as an MCP server, and the tools it lists."""
+
+    reachable: bool
+    tools: list[McpToolView]
+    error: str | None
+    latency_ms: float

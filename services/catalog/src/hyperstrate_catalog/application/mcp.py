@@ -3,12 +3,14 @@ auth headers encrypted at rest and handed out only by request/reply."""
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hyperstrate_catalog.application import dto
 from hyperstrate_catalog.application.common import merge
-from hyperstrate_catalog.application.ports import SecretVault
+from hyperstrate_catalog.application.ports import McpProbe, McpUnreachable, SecretVault
 from hyperstrate_catalog.domain.model import McpServerNotFound, new_id, stream_id
 from hyperstrate_catalog.infrastructure.repository import CatalogRepository
 from hyperstrate_catalog.infrastructure.tables import mcp_servers
@@ -40,11 +42,13 @@ class McpServerService:
         store: EventStore,
         repository: CatalogRepository,
         vault: SecretVault,
+        probe: McpProbe,
     ) -> None:
         self.database = database
         self.store = store
         self.repo = repository
         self.vault = vault
+        self.probe = probe
 
     async def create(self, org_id: str, data: dto.McpServerCreate) -> dto.McpServerView:
         """Register an MCP server."""
@@ -162,4 +166,31 @@ class McpServerService:
             url=view.url,
             transport=view.transport,
             headers=headers,
+        )
+
+    async def check(self, org_id: str, server_id: str) -> dto.McpCheckResult:
+        """Connect to the server with its headers and list its tools."""
+        credentials = await self.credentials(org_id, server_id)
+        started = time.perf_counter()
+        try:
+            tools = await self.probe.list_tools(
+                credentials.url, credentials.transport, credentials.headers
+            )
+        except McpUnreachable as exc:
+            return dto.McpCheckResult(
+                reachable=False,
+                tools=[],
+                error=str(exc),
+                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+        return dto.McpCheckResult(
+            reachable=True,
+            tools=[
+                dto.McpToolView(
+                    name=tool.name, description=tool.description, input_schema=tool.input_schema
+                )
+                for tool in tools
+            ],
+            error=None,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
         )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from hyperstrate_contracts.catalog import JobToRun
+from hyperstrate_contracts.catalog import JobToRun, McpTransport
 from hyperstrate_contracts.inference import InferenceCompleted, InferenceFailed
 from hyperstrate_providers import CompletionResult, CompletionStream, ProviderConfig, WireObject
 from hyperstrate_providers.openai_types import ChatCompletionRequest
@@ -14,6 +15,9 @@ __all__ = [
     "CallbackSender",
     "InferenceEvents",
     "JobQueue",
+    "McpProbe",
+    "McpTool",
+    "McpUnreachable",
     "SecretVault",
     "Upstream",
 ]
@@ -78,4 +82,27 @@ class CallbackSender(Protocol):
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
         """POST `body`; returns the 2xx status, raises `CallbackFailed` otherwise."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class McpTool:
+    """A tool an MCP server offers."""
+
+    name: str
+    description: str | None
+    input_schema: dict[str, Any]
+
+
+class McpUnreachable(Exception):
+    """The MCP server could not be reached or did not answer as one (message safe to show)."""
+
+
+class McpProbe(Protocol):
+    """Connects to an MCP server and lists its tools."""
+
+    async def list_tools(
+        self, url: str, transport: McpTransport, headers: dict[str, str]
+    ) -> list[McpTool]:
+        """The server's tools; raises `McpUnreachable` when it cannot tell."""
         ...
