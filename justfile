@@ -57,3 +57,8 @@ bench-relay: install
 # `just seed-inference-logs --org-id org_...`; uses DATABASE_URL or the `just up` stack
 seed-inference-logs *args: install
     "{{python}}" -m hyperstrate_observability.seed {{args}}
+
+# Benchmark: the fake upstream direct vs through gateway + router (1, 16, 64 connections);
+# `just bench --base-url URL --key K --model M` measures another OpenAI-compatible gateway
+bench *args: install
+    "{{python}}" gateway/bench/inference_bench.py {{args}}
