@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import pytest
 from catalog_support import (
     PROVIDER_KEY,
     Catalog,
@@ -89,7 +90,7 @@ async def test_upstream_500_is_a_502_and_publishes_failed_with_the_error_class(
 
 
 async def test_upstream_401_echoing_the_key_never_leaks_it(
-    catalog: Catalog, fake_upstream: FakeUpstream
+    catalog: Catalog, fake_upstream: FakeUpstream, caplog: pytest.LogCaptureFixture
 ) -> None:
     org = new_org()
     registration = await register(
@@ -107,6 +108,8 @@ async def test_upstream_401_echoing_the_key_never_leaks_it(
         assert PROVIDER_KEY not in str(_for(events, registration["id"]))
     finally:
         await nc.drain()
+    assert "upstream auth" in response.text  # the failure is reported...
+    assert caplog.records and PROVIDER_KEY not in caplog.text  # ...and logged, without the key
 
 
 async def test_streamed_inference_relays_chunks_and_reports_usage(
@@ -192,3 +195,29 @@ async def test_an_unsafe_base_url_is_refused(catalog: Catalog) -> None:
         json={"name": "x", "catalogKey": "fake-gpt", "baseUrl": "file:///etc/passwd"},
     )
     assert response.status_code == 400 and "baseUrl" in response.json()["fields"]
+
+
+async def test_a_stream_broken_midway_ends_with_an_error_event_and_is_reported_failed(
+    catalog: Catalog, fake_upstream: FakeUpstream
+) -> None:
+    org = new_org()
+    registration = await register(
+        catalog.client, org, openai_url(fake_upstream), model="fake-gpt;break=3"
+    )
+    events, nc = await collect_events(catalog.settings.nats_url, "inference.>")
+    try:
+        response = await catalog.client.post(
+            "/ai/infer",
+            headers=org.headers,
+            json={"registrationId": registration["id"], "messages": MESSAGES, "stream": True},
+        )
+        assert response.status_code == 200  # the stream had begun when the upstream broke
+        frames = [f for f in response.text.split("\n\n") if f.startswith("data: ")]
+        last = msgspec.json.decode(frames[-1].removeprefix("data: "))
+        assert last["error"]["type"] == "connection" and "[DONE]" not in response.text
+        await wait_for(lambda: _for(events, registration["id"]), message="inference.failed")
+        (event,) = _for(events, registration["id"])
+        assert event["subject"] == "inference.failed" and event["error_class"] == "connection"
+        assert event["stream"] is True
+    finally:
+        await nc.drain()

@@ -20,10 +20,12 @@ from catalog_support import (
     register,
     running_catalog,
 )
+from sqlalchemy import text
 
 from hyperstrate_catalog.settings import CatalogSettings
 from hyperstrate_catalog.worker import running_worker
 from hyperstrate_contracts.catalog import JobToRun
+from hyperstrate_kit.bus import connect_nats
 from hyperstrate_kit.settings import load_settings
 from hyperstrate_kit.testing import Infrastructure, wait_for
 from hyperstrate_providers.fake_upstream import FakeUpstream
@@ -279,3 +281,43 @@ async def test_a_callback_to_loopback_is_refused_unless_private_targets_are_allo
         )
         assert loopback_upstream.status_code == 400
         assert "baseUrl" in loopback_upstream.json()["fields"]
+
+
+async def test_the_sweeper_republishes_a_job_whose_publish_was_lost_without_duplicating_it(
+    infrastructure: Infrastructure, private_nats: str, fake_upstream: FakeUpstream
+) -> None:
+    org = new_org()
+    async with running_catalog(infrastructure, NATS_URL=private_nats) as catalog:
+        registration = await register(catalog.client, org, openai_url(fake_upstream))
+        submitted = await catalog.client.post(
+            "/ai/jobs",
+            headers=org.headers,
+            json={"registrationId": registration["id"], "messages": MESSAGES},
+        )
+        job_id = submitted.json()["id"]
+
+        async def dispatched() -> bool:
+            async with catalog.database.sessions() as session:
+                at = await session.scalar(
+                    text("SELECT dispatched_at FROM job_payloads WHERE job_id = :id"),
+                    {"id": job_id},
+                )
+            return at is not None
+
+        assert await dispatched()
+        # As if the process died between the commit and the publish's acknowledgement.
+        async with catalog.database.transaction() as session:
+            await session.execute(
+                text("UPDATE job_payloads SET dispatched_at = NULL WHERE job_id = :id"),
+                {"id": job_id},
+            )
+        await wait_for(dispatched, timeout=15, message="the sweeper to publish the job again")
+        nc = await connect_nats(private_nats, "test-jobs")
+        try:
+            info = await nc.jetstream().stream_info("JOBS")
+            assert info.state.messages == 1  # the same Nats-Msg-Id: dropped as a duplicate
+        finally:
+            await nc.drain()
+        async with running_worker(_worker_settings(catalog)):
+            await _job_in(catalog, org.headers, job_id, "completed")
+        assert len(fake_upstream.requests) == 1
