@@ -76,8 +76,9 @@ class InferenceEventPublisher:
         else:
             self.spill_file.unlink()
 
-    async def run(self) -> None:
-        """Publish until cancelled; on failure keep the event and retry with backoff."""
+    async def run(self, batch_size: int = 256) -> None:
+        """Publish until cancelled, a batch at a time (acks awaited together); what fails
+        stays queued, in order, and is retried with backoff."""
         backoff = 0.1
         while True:
             if not self._queue:
@@ -86,22 +87,37 @@ class InferenceEventPublisher:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            event = self._queue[0]
-            try:
-                await self.js.publish(
-                    event.type,
-                    msgspec.json.encode(event),
-                    headers={"Nats-Msg-Id": event.event_id},
-                    timeout=self.publish_timeout,
-                )
-            except Exception as exc:  # NATS away: keep it, try again
-                log.warning("inference event publish failed (%d waiting): %s", self.pending, exc)
+            batch = [self._queue[i] for i in range(min(batch_size, len(self._queue)))]
+            acknowledged = await self._publish(batch)
+            for _ in range(acknowledged):
+                self._queue.popleft()
+            self.published += acknowledged
+            if acknowledged < len(batch):  # NATS away or slow: keep the rest, try again
+                log.warning("inference events waiting for NATS: %d", self.pending)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-                continue
-            self._queue.popleft()
-            self.published += 1
-            backoff = 0.1
+            else:
+                backoff = 0.1
+
+    async def _publish(self, batch: list[InferenceEvent]) -> int:
+        """How many events from the front of `batch` JetStream acknowledged."""
+        try:
+            futures = [
+                await self.js.publish_async(
+                    event.type, msgspec.json.encode(event), headers={"Nats-Msg-Id": event.event_id}
+                )
+                for event in batch
+            ]
+        except Exception:
+            return 0
+        results = await asyncio.gather(
+            *(asyncio.wait_for(future, self.publish_timeout) for future in futures),
+            return_exceptions=True,
+        )
+        for index, result in enumerate(results):
+            if isinstance(result, BaseException):
+                return index  # the ones after it go again (the duplicate window drops repeats)
+        return len(results)
 
     async def flush(self, timeout: float = 5.0) -> None:
         """Publish what is queued (at shutdown); what is left stays on disk."""
