@@ -16,7 +16,7 @@ import random
 import sys
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +57,14 @@ def embedded_database_url(data_dir: Path) -> str | None:
 def synthetic_logs(
     org_id: str, count: int, days: int, now: datetime
 ) -> list[InferenceCompleted | InferenceFailed]:
-    """Plausible inference events; the same ids for the same organisation every time."""
+    """Plausible inference events; the same ids for the same organisation every time.
+
+    They fall on the last `days` calendar days (UTC, today included), the period a usage
+    report covers by default.
+    """
     rng = random.Random(org_id)
-    step = timedelta(days=days) / max(count, 1)
+    first_day = datetime.combine(now.date() - timedelta(days=days - 1), time.min, tzinfo=UTC)
+    step = (now - first_day) / max(count, 1)
     events: list[InferenceCompleted | InferenceFailed] = []
     for index in range(count):
         provider, model, input_price, output_price = rng.choice(_MODELS)

@@ -11,6 +11,7 @@ from observability_support import Client, admin_of, completed, failed, new_org, 
 
 from hyperstrate_contracts.inference import InferencePayloadCaptured
 from hyperstrate_kit.testing import wait_for
+from hyperstrate_observability.settings import ObservabilitySettings
 
 
 async def _logs(client: Client, headers: dict[str, str], query: str = "") -> dict[str, Any]:
@@ -168,3 +169,30 @@ async def test_admin_session_required(observability_client: Client) -> None:
         f"/observability/logs/{long_id}", headers=admin_of(new_org())
     )
     assert response.status_code == 400
+
+
+async def test_an_undecodable_event_is_dead_lettered_and_the_rest_logged(
+    observability_client: Client,
+    observability_settings: ObservabilitySettings,
+    nats_client: NatsClient,
+) -> None:
+    org = new_org()
+    js = nats_client.jetstream()
+    dead: list[Any] = []
+
+    async def on_dead_letter(msg: Any) -> None:
+        dead.append(msg)
+
+    dlq = f"dlq.inference.{observability_settings.consumer_prefix}-inference"
+    subscription = await nats_client.subscribe(dlq, cb=on_dead_letter)
+    try:
+        good = completed(org)
+        await js.publish("inference.completed", b'{"not": "an event"')
+        await js.publish("inference.completed", b'{"org_id": 5}')
+        await publish(js, [good])
+        await _wait_total(observability_client, admin_of(org), 1)
+        await wait_for(lambda: len(dead) == 2, timeout=10, message="2 dead letters")
+        assert {msg.headers["Hs-Original-Subject"] for msg in dead} == {"inference.completed"}
+        assert all("undecodable" in msg.headers["Hs-Error"] for msg in dead)
+    finally:
+        await subscription.unsubscribe()
