@@ -12,6 +12,7 @@ from hyperstrate_kit.service import Runtime, ServiceDefinition, create_service_a
 from hyperstrate_router.api.controllers import ADMIN_CONTROLLERS
 from hyperstrate_router.application.ports import RegistrationLookup
 from hyperstrate_router.application.service import RouterAdminService
+from hyperstrate_router.inference_runtime import start_inference
 from hyperstrate_router.infrastructure.projections import RouterProjection
 from hyperstrate_router.infrastructure.registration_directory import (
     REGISTRATION_SUBJECTS,
@@ -80,7 +81,7 @@ definition: ServiceDefinition[RouterSettings] = ServiceDefinition(
     registry=router_registry(),
     projections=lambda: [RouterProjection()],
     route_handlers=_routes,
-    on_start=[start_admin],
+    on_start=[start_admin, start_inference],
     provides=[ADMIN_SERVICE],
 )
 
