@@ -4,6 +4,7 @@ set. Real HTTP, real NATS and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -25,6 +26,8 @@ async def _last_event(router_app: RouterApp, subject: str, router_id: str) -> di
         try:
             message = await js.get_last_msg("ROUTER", subject)
         except Exception:  # not published yet
+            return None
+        if not message.data:
             return None
         data: dict[str, Any] = msgspec.json.decode(message.data)
         return data if data["aggregate_id"] == router_id else None
@@ -320,3 +323,42 @@ async def test_members_are_refused(router_app: RouterApp) -> None:
     member = admin_of(org, role="member")
     assert (await client.get("/routers", headers=member)).status_code == 403
     assert (await client.get("/routers")).status_code == 401
+
+
+async def test_concurrent_changes_are_serialised(router_app: RouterApp) -> None:
+    client, org = router_app.client, new_org()
+    admin = admin_of(org)
+    registrations = [await router_app.register_model(org, f"m{i}") for i in range(4)]
+    router = await create_router(client, admin, strategy="percentage")
+    base = f"/routers/{router['id']}/targets"
+    responses = await asyncio.gather(
+        *(
+            client.post(base, headers=admin, json={"registrationId": r, "percentage": 40})
+            for r in registrations
+        )
+    )
+    # Each add saw the ones before it: two fit in 100%, the others are refused, none lost.
+    assert sorted(r.status_code for r in responses) == [201, 201, 400, 400]
+    assert (await client.get(base, headers=admin)).json()["total"] == 2
+    names = await asyncio.gather(
+        *(client.post("/routers", headers=admin, json={"name": "twin"}) for _ in range(3))
+    )
+    assert sorted(r.status_code for r in names) == [201, 409, 409]
+
+
+async def test_openapi_documents_the_admin_operations(router_app: RouterApp) -> None:
+    response = await router_app.client.get("/swagger/openapi.json")
+    assert response.status_code == 200, response.text
+    operations = {
+        operation["operationId"]
+        for path in response.json()["paths"].values()
+        for operation in path.values()
+    }
+    assert {
+        "ListRouters", "CreateRouter", "GetRouter", "UpdateRouter", "DeleteRouter",
+        "ListRouterTargets", "AddRouterTarget", "GetRouterTarget", "UpdateRouterTarget",
+        "RemoveRouterTarget", "ListRouterFeatures", "AddRouterFeature", "GetRouterFeature",
+        "SetRouterFeature", "RemoveRouterFeature", "ListRouterInterceptors",
+        "AddRouterInterceptor", "GetRouterInterceptor", "UpdateRouterInterceptor",
+        "RemoveRouterInterceptor", "GetRouterConfiguration", "ConfigureRouter",
+    } <= operations  # fmt: skip

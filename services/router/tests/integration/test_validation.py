@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
-from router_support import RouterApp, admin_of, create_router, new_org, post_ok
+from router_support import RouterApp, admin_of, create_router, new_org, post_ok, router_environ
+
+from hyperstrate_contracts.router import FEATURE_TYPES
+from hyperstrate_kit.settings import load_settings
+from hyperstrate_kit.testing import Infrastructure, serve_app, unique_name
+from hyperstrate_router.app import create_app
+from hyperstrate_router.settings import RouterSettings
 
 Body = dict[str, Any]
 
@@ -131,8 +138,6 @@ async def test_feature_types_in_the_path_are_checked(router_app: RouterApp) -> N
     assert unknown.status_code == 400 and "type" in unknown.json()["fields"]
     # Every feature type is accepted with its defaults, except those that need a value.
     needs_a_value = {"rate_limit", "budget"}
-    from hyperstrate_contracts.router import FEATURE_TYPES
-
     for feature_type in FEATURE_TYPES:
         response = await client.put(f"{base}/{feature_type}", headers=admin, json={})
         expected = 400 if feature_type in needs_a_value else 200
@@ -291,3 +296,24 @@ async def test_unreadable_bodies_are_400(router_app: RouterApp) -> None:
     for content in (b"{", b"[]", b'{"name": "x\\ud800"}', b'{"name": "\xff"}', b"null"):
         response = await client.post("/routers", headers=headers, content=content)
         assert response.status_code == 400, (content, response.status_code, response.text)
+
+
+async def test_private_webhooks_are_allowed_when_the_operator_says_so(
+    infrastructure: Infrastructure,
+) -> None:
+    environ = {
+        **router_environ(infrastructure, unique_name("routerprivate")),
+        "OUTBOUND_ALLOW_PRIVATE": "true",
+    }
+    app = create_app(load_settings(RouterSettings, environ=environ))
+    admin = admin_of(new_org())
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as client:
+        router = await create_router(client, admin)
+        configuration = f"/routers/{router['id']}/configuration"
+        local = {"webhookUrl": "http://127.0.0.1:9000/hook"}
+        response = await client.put(configuration, headers=admin, json=local)
+        assert response.status_code == 200, response.text
+        # The scheme and credential checks still apply.
+        for webhook in ("file:///etc/passwd", "http://user:pw@127.0.0.1/"):
+            refused = await client.put(configuration, headers=admin, json={"webhookUrl": webhook})
+            assert refused.status_code == 400 and "webhookUrl" in refused.json()["fields"]
