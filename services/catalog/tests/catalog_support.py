@@ -19,9 +19,10 @@ import pytest_asyncio
 from nats.js import JetStreamContext
 from sqlalchemy import text
 
-from hyperstrate_catalog.app import catalog_event_registry, create_app
+from hyperstrate_catalog.app import create_app
 from hyperstrate_catalog.infrastructure.projections import CatalogProjection
 from hyperstrate_catalog.settings import CatalogSettings
+from hyperstrate_catalog.wiring import catalog_event_registry
 from hyperstrate_contracts import Event, encode_event
 from hyperstrate_contracts.auth import ApiKeyCreated, UserCreated
 from hyperstrate_kit.bus import connect_nats

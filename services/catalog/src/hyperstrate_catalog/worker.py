@@ -18,12 +18,16 @@ from collections.abc import AsyncIterator, Sequence
 import msgspec
 from nats.aio.msg import Msg
 
-from hyperstrate_catalog.app import CATALOG_MIGRATIONS, build_services, catalog_event_registry
 from hyperstrate_catalog.application.jobs import JobRunner
 from hyperstrate_catalog.infrastructure.job_locks import AdvisoryJobLocks
 from hyperstrate_catalog.infrastructure.outbound import PinnedCallbackSender
-from hyperstrate_catalog.infrastructure.projections import CatalogProjection
 from hyperstrate_catalog.settings import CatalogSettings
+from hyperstrate_catalog.wiring import (
+    CATALOG_MIGRATIONS,
+    build_services,
+    catalog_event_registry,
+    projections,
+)
 from hyperstrate_contracts import ConsumerSpec
 from hyperstrate_contracts.catalog import JOBS_WORKER, JobToRun
 from hyperstrate_kit.bus import ConsumerRunner
@@ -59,7 +63,7 @@ def _worker_definition(settings: CatalogSettings) -> ServiceDefinition[CatalogSe
         settings_type=CatalogSettings,
         migrations=[CATALOG_MIGRATIONS],
         registry=catalog_event_registry(),
-        projections=lambda: [CatalogProjection()],
+        projections=projections,
         consumers=[jobs_consumer(settings)],
     )
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-
-import httpx2
-from mcp import Client
-from mcp.client.sse import sse_client
-from mcp.client.streamable_http import streamable_http_client
+from typing import TYPE_CHECKING
 
 from hyperstrate_catalog.application.ports import McpTool, McpUnreachable
 from hyperstrate_contracts.catalog import McpTransport
 from hyperstrate_kit.security import OutboundUrlGuard, UnsafeUrlError
 from hyperstrate_providers.errors import redact
+
+if TYPE_CHECKING:
+    from mcp import Client
 
 __all__ = ["SdkMcpProbe"]
 
@@ -58,6 +57,12 @@ class SdkMcpProbe:
     async def _list(
         self, url: str, transport: McpTransport, headers: dict[str, str]
     ) -> list[McpTool]:
+        # Imported on first use: the SDK is heavy, and only checks need it.
+        import httpx2
+        from mcp import Client
+        from mcp.client.sse import sse_client
+        from mcp.client.streamable_http import streamable_http_client
+
         tools: list[McpTool] = []
         if transport == "sse":
             connection = Client(sse_client(url, headers=headers, timeout=self.timeout))
