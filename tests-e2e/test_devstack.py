@@ -14,7 +14,17 @@ pytestmark = pytest.mark.e2e
 async def test_just_up_brings_every_service_up_and_data_survives_a_restart(stack: Stack) -> None:
     await stack.start()
     urls = {name: f"http://127.0.0.1:{stack.base_port + i}" for i, name in enumerate(SERVICES)}
-    assert f"OPENAI_BASE_URL=http://127.0.0.1:{stack.base_port}/v1" in "".join(stack.output)
+    printed = "".join(stack.output)
+    assert f"OPENAI_BASE_URL=http://127.0.0.1:{stack.base_port}/v1" in printed
+    # The first start seeds a demo and prints a key that works right away.
+    demo_key = stack.printed(r"Demo API key: (hs_\S+)")
+    async with httpx.AsyncClient(base_url=stack.url("gateway"), timeout=10) as gateway:
+        answer = await gateway.post(
+            "/v1/chat/completions",
+            headers={"authorization": f"Bearer {demo_key}"},
+            json={"model": "demo", "messages": [{"role": "user", "content": "Hi"}]},
+        )
+        assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["content"]
     async with httpx.AsyncClient(timeout=5) as client:
         for name, url in urls.items():
             assert (await client.get(f"{url}/healthz")).json() == {"status": "ok"}, name
@@ -37,6 +47,7 @@ async def test_just_up_brings_every_service_up_and_data_survives_a_restart(stack
 
     stack.output.clear()
     await stack.start()
+    assert stack.printed(r"Demo API key: (hs_\S+)") == demo_key  # the same demo, found again
     pg_url = stack.printed(r"PostgreSQL at (\S+),")
     conn = await asyncpg.connect(pg_url.rsplit("/", 1)[0] + "/hyperstrate_auth")
     assert await conn.fetchval("SELECT note FROM survives_restart") == "kept"

@@ -1,10 +1,12 @@
 """`just up`: the whole stack on one machine, on embedded defaults.
 
 Starts NATS (JetStream) and PostgreSQL from their wheels unless `NATS_URL` / `DATABASE_URL`
-point elsewhere, then every service as its own process with name-prefixed logs, waits for
-each `/readyz`, and prints where to point an OpenAI client. Ctrl-C stops everything. All
-state lives under `DATA_DIR` (default `.data`), so it survives a restart and a second stack
-can run from another directory with `HYPERSTRATE_BASE_PORT` set.
+point elsewhere, then every service as its own process with name-prefixed logs (plus the
+catalog's job worker and the fake upstream the demo uses), waits for each `/readyz`, seeds a
+demo on first start (organisation, admin, API key, a registration on the fake upstream and a
+router) and prints where to point an OpenAI client. Ctrl-C stops everything. All state lives
+under `DATA_DIR` (default `.data`), so it survives a restart and a second stack can run from
+another directory with `HYPERSTRATE_BASE_PORT` set.
 """
 
 from __future__ import annotations
@@ -21,11 +23,24 @@ from pathlib import Path
 
 import httpx
 
+from hyperstrate_kit.demo import DemoAccess, seed_demo
 from hyperstrate_kit.embedded import EmbeddedNats, EmbeddedPostgres
 
-__all__ = ["SERVICES", "main"]
+__all__ = ["PROCESSES", "SERVICES", "main"]
 
-#: (name, module, port offset from the base port); the gateway is the base port (8090).
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process of the stack: `python -m module [args]` on base port + offset."""
+
+    name: str
+    module: str
+    port_offset: int | None  # None: no HTTP port (a worker)
+    ready_path: str = "/readyz"
+    args: tuple[str, ...] = ()
+
+
+#: (name, module, port offset) of the six services; the gateway is the base port (8090).
 SERVICES: tuple[tuple[str, str, int], ...] = (
     ("auth", "hyperstrate_auth", 1),
     ("catalog", "hyperstrate_catalog", 2),
@@ -34,14 +49,31 @@ SERVICES: tuple[tuple[str, str, int], ...] = (
     ("observability", "hyperstrate_observability", 5),
     ("gateway", "hyperstrate_gateway", 0),
 )
-_COLORS = ("\x1b[35m", "\x1b[36m", "\x1b[33m", "\x1b[34m", "\x1b[32m", "\x1b[1;37m")
+FAKE_UPSTREAM_OFFSET = 9
+PROCESSES: tuple[ProcessSpec, ...] = (
+    ProcessSpec(
+        "fake-upstream", "hyperstrate_providers.fake_upstream", FAKE_UPSTREAM_OFFSET, "/health"
+    ),
+    *(ProcessSpec(name, module, offset) for name, module, offset in SERVICES),
+    ProcessSpec("catalog-worker", "hyperstrate_catalog.worker", None),
+)
+_COLORS = (
+    "\x1b[90m",
+    "\x1b[35m",
+    "\x1b[36m",
+    "\x1b[33m",
+    "\x1b[34m",
+    "\x1b[32m",
+    "\x1b[1;37m",
+    "\x1b[96m",
+)
 _RESET = "\x1b[0m"
 
 
 @dataclass
-class RunningService:
-    name: str
-    port: int
+class RunningProcess:
+    spec: ProcessSpec
+    port: int | None
     process: asyncio.subprocess.Process
     output_pipe: asyncio.Task[None]
 
@@ -61,57 +93,72 @@ async def _pipe_output(name: str, color: str, stream: asyncio.StreamReader, widt
         sys.stdout.flush()
 
 
-async def _start_service(
-    name: str, module: str, port: int, env: dict[str, str], color: str
-) -> RunningService:
-    child_env = {"LOG_FORMAT": "console", **env}  # readable lines unless asked otherwise
-    child_env.update(PORT=str(port), HOST="127.0.0.1", PYTHONUNBUFFERED="1")
+async def _start(
+    spec: ProcessSpec, base_port: int, env: dict[str, str], color: str
+) -> RunningProcess:
+    port = None if spec.port_offset is None else base_port + spec.port_offset
+    child_env = {"LOG_FORMAT": "console", **env, "HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+    args = list(spec.args)
+    if port is not None:
+        child_env["PORT"] = str(port)
+        if spec.name == "fake-upstream":
+            args += ["--port", str(port)]
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module,
-        env=child_env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        spec.module,
+        *args,
+        env=child_env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     assert process.stdout is not None
-    piping = asyncio.create_task(_pipe_output(name, color, process.stdout, 13))
-    return RunningService(name, port, process, piping)
+    piping = asyncio.create_task(_pipe_output(spec.name, color, process.stdout, 14))
+    return RunningProcess(spec, port, process, piping)
 
 
-async def _wait_ready(services: list[RunningService], timeout: float) -> None:
+async def _wait_ready(processes: list[RunningProcess], timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    pending = list(services)
+    pending = [p for p in processes if p.port is not None]
     async with httpx.AsyncClient(timeout=2.0) as client:
         while pending:
-            for service in list(pending):
-                if service.process.returncode is not None:
+            for running in list(pending):
+                if running.process.returncode is not None:
                     raise RuntimeError(
-                        f"{service.name} exited with code {service.process.returncode}"
+                        f"{running.spec.name} exited with code {running.process.returncode}"
                     )
                 with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"{service.url}/readyz")).status_code == 200:
-                        pending.remove(service)
+                    if (
+                        await client.get(f"{running.url}{running.spec.ready_path}")
+                    ).status_code == 200:
+                        pending.remove(running)
             if pending and time.monotonic() > deadline:
-                raise RuntimeError("not ready in time: " + ", ".join(s.name for s in pending))
+                raise RuntimeError("not ready in time: " + ", ".join(p.spec.name for p in pending))
             await asyncio.sleep(0.1)
+    for running in processes:  # workers: alive is ready
+        if running.process.returncode is not None:
+            raise RuntimeError(f"{running.spec.name} exited with code {running.process.returncode}")
 
 
-async def _stop_services(services: list[RunningService]) -> None:
-    for service in services:
-        if service.process.returncode is None:
-            service.process.send_signal(signal.SIGTERM)
-    for service in services:
+async def _stop(processes: list[RunningProcess]) -> None:
+    for running in processes:
+        if running.process.returncode is None:
+            running.process.send_signal(signal.SIGTERM)
+    for running in processes:
         try:
-            await asyncio.wait_for(service.process.wait(), 35)
+            await asyncio.wait_for(running.process.wait(), 35)
         except TimeoutError:
-            service.process.kill()
+            running.process.kill()
 
 
 async def run_stack(
-    data_dir: Path, base_port: int, exit_when_ready: bool, ready_timeout: float
+    data_dir: Path, base_port: int, exit_when_ready: bool, ready_timeout: float, seed: bool = True
 ) -> int:
     """Start everything, report, wait for Ctrl-C (or return once ready), stop everything."""
     started = time.monotonic()
     env = dict(os.environ, DATA_DIR=str(data_dir))
     embedded: list[EmbeddedNats | EmbeddedPostgres] = []
-    services: list[RunningService] = []
+    processes: list[RunningProcess] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -129,25 +176,28 @@ async def run_stack(
             embedded.append(postgres)
             env["DATABASE_URL"] = await asyncio.to_thread(postgres.start)
             _say(f"PostgreSQL at {env['DATABASE_URL']}, data in {postgres.data_dir}")
+        # The demo's provider is the fake upstream on loopback: let this local stack reach it.
+        env.setdefault("OUTBOUND_ALLOWED_HOSTS", "127.0.0.1")
         for name, _, offset in SERVICES:  # the gateway finds the admin APIs here
             env[f"{name.upper()}_SERVICE_URL"] = f"http://127.0.0.1:{base_port + offset}"
-        for (name, module, offset), color in zip(SERVICES, _COLORS, strict=True):
-            services.append(await _start_service(name, module, base_port + offset, env, color))
-        ready = asyncio.create_task(_wait_ready(services, ready_timeout))
+        for spec, color in zip(PROCESSES, _COLORS, strict=True):
+            processes.append(await _start(spec, base_port, env, color))
+        ready = asyncio.create_task(_wait_ready(processes, ready_timeout))
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if not ready.done():
             ready.cancel()
             return 130
         ready.result()
-        _report(services, base_port, time.monotonic() - started)
+        demo = await _seed(data_dir, base_port, env) if seed else None
+        _report(processes, base_port, time.monotonic() - started, demo)
         if not exit_when_ready:
-            exits = [asyncio.create_task(s.process.wait()) for s in services]
+            exits = [asyncio.create_task(p.process.wait()) for p in processes]
             done, _ = await asyncio.wait({stopped, *exits}, return_when=asyncio.FIRST_COMPLETED)
             for task in exits:
                 task.cancel()
             if stopped not in done:
-                _say("a service exited; stopping the stack")
+                _say("a process exited; stopping the stack")
                 return 1
         return 0
     except RuntimeError as exc:
@@ -155,19 +205,41 @@ async def run_stack(
         return 1
     finally:
         _say("stopping")
-        await _stop_services(services)
+        await _stop(processes)
         for server in reversed(embedded):
             await asyncio.to_thread(server.stop)
         _say("stopped")
 
 
-def _report(services: list[RunningService], base_port: int, elapsed: float) -> None:
+async def _seed(data_dir: Path, base_port: int, env: dict[str, str]) -> DemoAccess | None:
+    try:
+        return await seed_demo(
+            gateway_url=f"http://127.0.0.1:{base_port}",
+            upstream_url=f"http://127.0.0.1:{base_port + FAKE_UPSTREAM_OFFSET}",
+            state_file=data_dir / "demo.json",
+            admin_email=env.get("ADMIN_EMAIL", ""),
+            admin_password=env.get("ADMIN_PASSWORD", ""),
+        )
+    except Exception as exc:  # the stack is up; the demo is a convenience
+        _say(f"demo not seeded: {exc}")
+        return None
+
+
+def _report(
+    processes: list[RunningProcess], base_port: int, elapsed: float, demo: DemoAccess | None
+) -> None:
     gateway = f"http://127.0.0.1:{base_port}"
     _say(f"ready in {elapsed:.1f}s")
-    for service in services:
-        _say(f"  {service.name:<13} {service.url}  (swagger: {service.url}/swagger)")
+    for running in processes:
+        if running.spec.name == "fake-upstream":
+            _say(f"  {running.spec.name:<14} {running.url}  (the demo's provider)")
+        elif running.port is not None:
+            _say(f"  {running.spec.name:<14} {running.url}  (swagger: {running.url}/swagger)")
     _say(f"Point an OpenAI client at: OPENAI_BASE_URL={gateway}/v1")
     _say(f"Anthropic clients at:      ANTHROPIC_BASE_URL={gateway}")
+    if demo is not None:
+        for line in demo.instructions(gateway):
+            _say(line)
     _say("Ctrl-C stops everything; data stays in DATA_DIR for the next start.")
 
 
@@ -182,10 +254,17 @@ def main(argv: list[str] | None = None) -> int:
         "--exit-when-ready", action="store_true", help="stop once everything is ready"
     )
     parser.add_argument("--ready-timeout", type=float, default=90.0)
+    parser.add_argument("--no-demo", action="store_true", help="do not seed the demo organisation")
     args = parser.parse_args(argv)
     data_dir = Path(os.environ.get("DATA_DIR", ".data")).absolute()
     return asyncio.run(
-        run_stack(data_dir, args.base_port, args.exit_when_ready, args.ready_timeout)
+        run_stack(
+            data_dir,
+            args.base_port,
+            args.exit_when_ready,
+            args.ready_timeout,
+            seed=not args.no_demo,
+        )
     )
 
 
