@@ -221,3 +221,31 @@ async def test_a_stream_broken_midway_ends_with_an_error_event_and_is_reported_f
         assert event["stream"] is True
     finally:
         await nc.drain()
+
+
+async def test_a_client_leaving_a_stream_early_is_billed_for_what_ran(
+    catalog: Catalog, fake_upstream: FakeUpstream
+) -> None:
+    org = new_org()
+    # 200 tokens, 20 ms apart: the client leaves long before the end.
+    registration = await register(
+        catalog.client, org, openai_url(fake_upstream), model="fake-gpt;tokens=200;chunk_latency=20"
+    )
+    events, nc = await collect_events(catalog.settings.nats_url, "inference.>")
+    try:
+        body = {"registrationId": registration["id"], "messages": MESSAGES, "stream": True}
+        async with catalog.client.stream(
+            "POST", "/ai/infer", headers=org.headers, json=body
+        ) as response:
+            assert response.status_code == 200
+            received = 0
+            async for line in response.aiter_lines():
+                received += line.startswith("data: ")
+                if received == 5:
+                    break
+        await wait_for(lambda: _for(events, registration["id"]), message="inference.completed")
+        (event,) = _for(events, registration["id"])
+        assert event["subject"] == "inference.completed" and event["stream"] is True
+        assert 0 < event["output_tokens"] < 200 and event["cost_usd"] > 0
+    finally:
+        await nc.drain()

@@ -26,6 +26,7 @@ from hyperstrate_providers import (
     WireDecodeError,
     WireObject,
     cost_of,
+    estimate_usage,
 )
 from hyperstrate_providers.openai_types import ChatCompletionRequest
 
@@ -189,22 +190,27 @@ class InferenceService:
             raise UpstreamFailed(
                 exc.error_class.value, exc.message, retryable=exc.retryable
             ) from None
-        return self._relay(caller, target, request_id, stream, started)
+        return self._relay(caller, target, request, request_id, stream, started)
 
     async def _relay(
         self,
         caller: Caller,
         target: Target,
+        request: WireObject[ChatCompletionRequest],
         request_id: str,
         stream: CompletionStream,
         started: float,
     ) -> AsyncIterator[bytes]:
         first_chunk_ms: float | None = None
         failure: ProviderError | None = None
+        relayed: list[str] = []  # output so far, to bill a stream the client leaves early
         try:
             async for chunk in stream:
                 if first_chunk_ms is None:
                     first_chunk_ms = _elapsed_ms(started)
+                relayed.extend(
+                    choice.delta.content for choice in chunk.typed.choices if choice.delta.content
+                )
                 yield b"data: " + chunk.encode() + b"\n\n"
             yield b"data: [DONE]\n\n"
         except ProviderError as exc:
@@ -219,7 +225,7 @@ class InferenceService:
             if failure is not None:
                 self._report_failure(caller, target, request_id, failure, latency_ms, True)
             else:
-                usage = stream.usage or TokenUsage(input_tokens=0, output_tokens=0)
+                usage = stream.usage or estimate_usage(request.typed, relayed)
                 cost = cost_of(usage, target.model.price)
                 self.events.emit(
                     self._completed(
