@@ -29,6 +29,7 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError
 
 from hyperstrate_kit.errors import AppError, ErrorBody, RateLimitedError
 from hyperstrate_kit.eventstore import ConcurrencyError
@@ -102,8 +103,12 @@ def provide_page_params(
     return PageParams(page=page, per_page=perPage)
 
 
-def error_response(status: int, message: str, fields: dict[str, list[str]] | None = None,
-                   headers: dict[str, str] | None = None) -> Response[ErrorBody]:  # fmt: skip
+def error_response(
+    status: int,
+    message: str,
+    fields: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[ErrorBody]:
     """A response carrying the standard error envelope."""
     return Response(
         ErrorBody(error=message, fields=fields or {}),
@@ -161,6 +166,20 @@ def _on_concurrency(_: Request[Any, Any, Any], exc: ConcurrencyError) -> Respons
     return error_response(409, "the resource changed meanwhile; reload and retry")
 
 
+def _on_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[ErrorBody]:
+    # SQLSTATE class 22 (data exception): the input cannot be stored as given, e.g. a NUL
+    # character in text. The caller's fault, so a 400 -- anything else is ours.
+    if str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):
+        return error_response(
+            400, "invalid input: a value cannot be stored (unsupported characters?)"
+        )
+    return _on_unexpected(request, exc)
+
+
+def _on_undecodable(_: Request[Any, Any, Any], exc: UnicodeError) -> Response[ErrorBody]:
+    return error_response(400, "invalid input: the request is not valid UTF-8")
+
+
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal server error")
@@ -182,6 +201,9 @@ class RequestContextMiddleware:
         await self._http(scope, receive, send)
 
     async def _http(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            await _refuse_nul(send)
+            return
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         token = request_id_var.set(request_id)
         trace_token = _attach_incoming_trace(scope)
@@ -206,16 +228,20 @@ class RequestContextMiddleware:
                 route = scope.get("path_template") or "unmatched"
                 HTTP_REQUESTS.labels(scope["method"], route, str(status)).observe(elapsed)
                 level = (
-                    logging.ERROR if status >= 500
-                    else logging.WARNING if status >= 400
+                    logging.ERROR
+                    if status >= 500
+                    else logging.WARNING
+                    if status >= 400
                     else logging.INFO
-                )  # fmt: skip
+                )
                 log.log(
                     level,
                     "%s %s %d",
-                    scope["method"], path, status,
+                    scope["method"],
+                    path,
+                    status,
                     extra={"fields": {"status": status, "duration_ms": round(elapsed * 1000, 2)}},
-                )  # fmt: skip
+                )
             request_id_var.reset(token)
             if trace_token is not None:
                 otel_context.detach(trace_token)
@@ -228,6 +254,18 @@ def _attach_incoming_trace(scope: HTTPScope) -> Token[Context] | None:
             carrier = {"traceparent": value.decode("latin-1")}
             return otel_context.attach(extract_context(carrier))
     return None
+
+
+async def _refuse_nul(send: Send) -> None:
+    body = msgspec.json.encode(ErrorBody(error="invalid input: NUL character in the URL"))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _incoming_request_id(scope: HTTPScope) -> str | None:
@@ -285,6 +323,8 @@ def create_http_app(
         HTTPException: _on_http,
         AppError: _on_app_error,
         ConcurrencyError: _on_concurrency,
+        DBAPIError: _on_database_error,
+        UnicodeError: _on_undecodable,
         Exception: _on_unexpected,
     }
     handlers.update(exception_handlers or {})

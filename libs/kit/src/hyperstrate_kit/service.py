@@ -142,7 +142,11 @@ class Runtime(Generic[S]):
         async def caught_up() -> bool:
             return follower.caught_up.is_set()
 
-        self.readiness.append((f"projection:{subject}", caught_up))
+        name = f"projection:{subject}"
+        taken = {check_name for check_name, _ in self.readiness}
+        if name in taken:  # two followers of one subject: report each
+            name = f"{name}#{len(self._followers)}"
+        self.readiness.append((name, caught_up))
         return follower
 
     def consume(

@@ -58,3 +58,19 @@ async def test_duplicate_email_is_a_409_naming_it(auth_client: Client) -> None:
     body = {"email": "Admin@A.example", "password": "longenough", "name": "Again"}
     response = await auth_client.post("/auth/users", headers=admin, json=body)
     assert response.status_code == 409 and response.json()["fields"] == {"email": ["already used"]}
+
+
+async def test_nul_characters_and_bad_utf8_are_400_not_500(auth_client: Client) -> None:
+    admin = bearer(await setup_admin(auth_client))
+    stored = await auth_client.post("/auth/teams", headers=admin, json={"name": "a\u0000b"})
+    assert stored.status_code == 400, stored.text
+    in_path = await auth_client.get("/auth/teams/abc%00def", headers=admin)
+    assert in_path.status_code == 400, in_path.text
+    in_query = await auth_client.get("/auth/api-keys?routerId=x%00y", headers=admin)
+    assert in_query.status_code == 400, in_query.text
+    undecodable = await auth_client.post(
+        "/auth/teams",
+        headers={**admin, "content-type": "application/json"},
+        content=b'{"name": "\\xff\xfe"}',
+    )
+    assert undecodable.status_code == 400, undecodable.text
