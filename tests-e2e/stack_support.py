@@ -17,7 +17,7 @@ import pytest_asyncio
 SERVICES = ("gateway", "auth", "catalog", "router", "prompts", "observability")
 
 
-def _free_port_block(size: int = 6) -> int:
+def _free_port_block(size: int = 10) -> int:
     for _ in range(100):
         # Below Linux's ephemeral range (32768+), which client sockets and free_port() draw
         # from: a service port there can be taken by the time the service binds it.

@@ -1,0 +1,295 @@
+"""The official OpenAI and Anthropic SDKs, unmodified, against the running stack (`just up`):
+chat, streaming, tool calls, structured output, usage, auth errors, failover, budgets, and a
+stream cut by the client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import anthropic
+import httpx
+import openai
+import pytest
+import pytest_asyncio
+from stack_support import Stack, _free_port_block
+
+from hyperstrate_kit.testing import wait_for
+
+pytestmark = pytest.mark.e2e
+
+WEATHER_ARGS = {"city": "Paris", "unit": "celsius", "note": "a; b, c"}
+STRUCTURED = {"answer": 42, "items": ["a", "b"]}
+
+
+class Demo:
+    """The stack plus an admin session and helpers to add registrations and routers."""
+
+    def __init__(self, stack: Stack, admin: dict[str, str], key: str) -> None:
+        self.stack, self.admin, self.key = stack, admin, key
+        self.gateway = stack.url("gateway")
+        self.upstream = f"http://127.0.0.1:{stack.base_port + 9}/v1"
+
+    async def admin_call(self, method: str, path: str, body: Any = None) -> Any:
+        async with httpx.AsyncClient(base_url=self.gateway, timeout=20) as client:
+            response = await client.request(method, path, headers=self.admin, json=body)
+        assert response.status_code < 300, (path, response.text)
+        return response.json() if response.content else None
+
+    async def router(
+        self,
+        name: str,
+        models: list[str],
+        strategy: str = "round_robin",
+        features: dict[str, dict[str, Any]] | None = None,
+    ) -> str:
+        router = await self.admin_call("POST", "/routers", {"name": name, "strategy": strategy})
+        for priority, model in enumerate(models):
+            registration = await self.admin_call(
+                "POST",
+                "/ai/registrations",
+                {
+                    "name": f"{name}-{priority}",
+                    "catalogKey": "fake-gpt",
+                    "apiKey": "sk-x",
+                    "baseUrl": self.upstream,
+                    "model": model,
+                },
+            )
+            await self.admin_call(
+                "POST",
+                f"/routers/{router['id']}/targets",
+                {"registrationId": registration["id"], "priority": priority},
+            )
+        for feature_type, config in (features or {}).items():
+            await self.admin_call(
+                "POST",
+                f"/routers/{router['id']}/features",
+                {"type": feature_type, "config": config},
+            )
+        await self.until_answering(name)
+        return str(router["id"])
+
+    async def until_answering(self, router: str, key: str | None = None) -> None:
+        async def answered() -> bool:
+            async with httpx.AsyncClient(base_url=self.gateway, timeout=20) as client:
+                response = await client.post(
+                    "/v1/chat/completions",
+                    headers={"authorization": f"Bearer {key or self.key}"},
+                    json={"model": router, "messages": [{"role": "user", "content": "warm up"}]},
+                )
+            return response.status_code == 200
+
+        await wait_for(answered, timeout=15, message=f"router {router} answering")
+
+    def openai(self, key: str | None = None) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            base_url=f"{self.gateway}/v1", api_key=key or self.key, max_retries=0
+        )
+
+
+@pytest_asyncio.fixture(scope="module")
+async def demo(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Demo]:
+    stack = Stack(tmp_path_factory.mktemp("sdk") / "data", _free_port_block(10))
+    await stack.start()
+    try:
+        access = json.loads((stack.data_dir / "demo.json").read_text())
+        async with httpx.AsyncClient(base_url=stack.url("gateway")) as client:
+            login = (
+                await client.post(
+                    "/auth/login",
+                    json={"email": access["admin_email"], "password": access["admin_password"]},
+                )
+            ).json()
+        yield Demo(stack, {"authorization": f"Bearer {login['accessToken']}"}, access["api_key"])
+    finally:
+        await stack.interrupt()
+
+
+async def test_openai_chat_and_streaming_with_usage(demo: Demo) -> None:
+    client = demo.openai()
+    answer = await client.chat.completions.create(
+        model="demo", messages=[{"role": "user", "content": "Hello!"}]
+    )
+    assert answer.choices[0].message.content and answer.usage and answer.usage.total_tokens > 0
+    stream = await client.chat.completions.create(
+        model="demo",
+        stream=True,
+        stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "Stream, please."}],
+    )
+    text, usage = "", None
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            text += chunk.choices[0].delta.content
+        usage = chunk.usage or usage
+    assert text and usage is not None and usage.completion_tokens > 0
+
+
+async def test_openai_tool_calls_whole_and_streamed(demo: Demo) -> None:
+    await demo.router(
+        "tools", [f"fake-gpt;tool=get_weather;args={quote(json.dumps(WEATHER_ARGS))}"]
+    )
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
+    client = demo.openai()
+    answer = await client.chat.completions.create(
+        model="tools", tools=tools, messages=[{"role": "user", "content": "Weather in Paris?"}]
+    )  # type: ignore[arg-type]
+    call = answer.choices[0].message.tool_calls[0]  # type: ignore[index]
+    assert (
+        call.function.name == "get_weather" and json.loads(call.function.arguments) == WEATHER_ARGS
+    )
+    stream = await client.chat.completions.create(
+        model="tools", tools=tools, stream=True, messages=[{"role": "user", "content": "Again?"}]
+    )  # type: ignore[arg-type]
+    arguments = ""
+    async for chunk in stream:
+        for delta in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+            arguments += delta.function.arguments or ""  # type: ignore[union-attr]
+    assert json.loads(arguments) == WEATHER_ARGS
+
+
+async def test_openai_structured_output(demo: Demo) -> None:
+    await demo.router("structured", [f"fake-gpt;json={quote(json.dumps(STRUCTURED))}"])
+    answer = await demo.openai().chat.completions.create(
+        model="structured",
+        messages=[{"role": "user", "content": "Give me JSON"}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {
+                "name": "answer",
+                "schema": {
+                    "type": "object",
+                    "properties": {"answer": {"type": "integer"}},
+                    "required": ["answer"],
+                },
+            },
+        },
+    )
+    assert json.loads(answer.choices[0].message.content or "") == STRUCTURED
+
+
+async def test_anthropic_sdk_messages_and_stream(demo: Demo) -> None:
+    client = anthropic.AsyncAnthropic(base_url=demo.gateway, api_key=demo.key, max_retries=0)
+    message = await client.messages.create(
+        model="demo",
+        max_tokens=64,
+        messages=[{"role": "user", "content": "Hello, Claude-shaped world"}],
+    )
+    assert message.content[0].type == "text" and message.content[0].text  # type: ignore[union-attr]
+    assert message.usage.output_tokens > 0
+    text = ""
+    async with client.messages.stream(
+        model="demo", max_tokens=64, messages=[{"role": "user", "content": "Stream it"}]
+    ) as stream:
+        async for piece in stream.text_stream:
+            text += piece
+    assert text
+
+
+async def test_auth_errors_rate_limit_and_unknown_router(demo: Demo) -> None:
+    with pytest.raises(openai.NotFoundError):
+        await demo.openai().chat.completions.create(
+            model="no-such-router", messages=[{"role": "user", "content": "x"}]
+        )
+    created = await demo.admin_call("POST", "/auth/api-keys", {"name": "to-revoke"})
+    await demo.until_answering("demo", created["key"])
+    await demo.admin_call("DELETE", f"/auth/api-keys/{created['apiKey']['id']}")
+
+    async def refused() -> bool:
+        try:
+            await demo.openai(created["key"]).chat.completions.create(
+                model="demo", messages=[{"role": "user", "content": "x"}]
+            )
+        except openai.AuthenticationError:
+            return True
+        return False
+
+    await wait_for(refused, timeout=1.0, message="the revoked key refused")
+
+    slow = await demo.admin_call("POST", "/auth/virtual-keys", {"name": "slow", "rateLimitRps": 1})
+    await demo.until_answering("demo", slow["key"])
+    with pytest.raises(openai.RateLimitError) as limited:
+        for _ in range(3):
+            await demo.openai(slow["key"]).chat.completions.create(
+                model="demo", messages=[{"role": "user", "content": "x"}]
+            )
+    assert limited.value.response.headers["retry-after"]
+
+
+async def test_failover_when_the_first_target_answers_500(demo: Demo) -> None:
+    await demo.router(
+        "failover",
+        ["fake-gpt;fail=500", "fake-gpt"],
+        strategy="failover",
+        features={"fallback": {}, "retry": {"maxAttempts": 1}},
+    )
+    answer = await demo.openai().chat.completions.create(
+        model="failover", messages=[{"role": "user", "content": "Are you there?"}]
+    )
+    assert answer.choices[0].message.content
+
+
+async def test_64_concurrent_requests_on_a_capped_virtual_key(demo: Demo) -> None:
+    capped = await demo.admin_call(
+        "POST", "/auth/virtual-keys", {"name": "capped", "maxRequests": 10}
+    )
+    client = demo.openai(capped["key"])
+
+    async def one() -> int:
+        try:
+            await client.chat.completions.create(
+                model="demo", messages=[{"role": "user", "content": "x"}]
+            )
+            return 200
+        except openai.APIStatusError as error:
+            return error.status_code
+
+    async def known() -> bool:  # spends one of the 10 once the key has reached the gateway
+        return await one() == 200
+
+    await wait_for(known, timeout=10, message="the capped key known")
+    statuses = await asyncio.gather(*(one() for _ in range(64)))
+    assert statuses.count(200) == 9 and statuses.count(429) == 55
+
+
+async def test_a_stream_cut_by_the_client_stops_upstream_and_is_billed(demo: Demo) -> None:
+    router_id = await demo.router("slow-stream", ["fake-gpt;tokens=400;chunk_latency=10"])
+    async with (
+        httpx.AsyncClient(base_url=demo.gateway, timeout=20) as client,
+        client.stream(
+            "POST",
+            "/v1/chat/completions",
+            headers={"authorization": f"Bearer {demo.key}"},
+            json={
+                "model": "slow-stream",
+                "stream": True,
+                "messages": [{"role": "user", "content": "long"}],
+            },
+        ) as response,
+    ):
+        received = 0
+        async for line in response.aiter_lines():
+            received += line.startswith("data: ")
+            if received >= 5:
+                break  # the client hangs up
+
+    async def billed_log() -> dict[str, Any] | None:
+        logs = await demo.admin_call("GET", f"/observability/logs?routerId={router_id}")
+        cut = [log for log in logs["items"] if log["statusCode"] == 499]
+        return cut[0] if cut else None
+
+    log = await wait_for(billed_log, timeout=15, message="the cut stream's log")
+    # Billed for what ran: some output, far from the 400 tokens a finished stream reports.
+    assert 0 < log["outputTokens"] < 400 and log["costUsd"] >= 0
