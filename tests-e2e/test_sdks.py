@@ -293,3 +293,22 @@ async def test_a_stream_cut_by_the_client_stops_upstream_and_is_billed(demo: Dem
     log = await wait_for(billed_log, timeout=15, message="the cut stream's log")
     # Billed for what ran: some output, far from the 400 tokens a finished stream reports.
     assert 0 < log["outputTokens"] < 400 and log["costUsd"] >= 0
+
+
+async def test_requests_show_in_observability_logs_and_usage_within_a_second(demo: Demo) -> None:
+    router_id = await demo.router("observed", ["fake-gpt"])
+    client = demo.openai()
+    for _ in range(3):
+        await client.chat.completions.create(
+            model="observed", messages=[{"role": "user", "content": "x"}]
+        )
+
+    async def logged() -> bool:
+        logs = await demo.admin_call("GET", f"/observability/logs?routerId={router_id}")
+        return bool(logs["total"] >= 4)  # the warm-up request, then these three
+
+    await wait_for(logged, timeout=1.0, message="the requests in the logs")
+    usage = await demo.admin_call("GET", "/observability/usage?groupBy=router")
+    assert any(
+        row.get("routerId") == router_id or row.get("key") == router_id for row in usage["items"]
+    )
