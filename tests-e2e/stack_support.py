@@ -39,10 +39,17 @@ class Stack:
         self.output: list[str] = []
         self.process: asyncio.subprocess.Process | None = None
 
-    async def start(self) -> None:
+    async def start(self, *extra: str) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
         env.update(DATA_DIR=str(self.data_dir))
-        command = ["-m", "hyperstrate_kit.devstack", "up", "--base-port", str(self.base_port)]
+        command = [
+            "-m",
+            "hyperstrate_kit.devstack",
+            "up",
+            "--base-port",
+            str(self.base_port),
+            *extra,
+        ]
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, *command,
             env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,

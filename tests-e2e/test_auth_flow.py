@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_auth_story_against_the_running_stack(stack: Stack) -> None:
-    await stack.start()
+    await stack.start("--no-demo")  # a user setting the stack up by hand
     nc = await connect_nats(stack.printed(r"NATS \(JetStream\) at (\S+),"), "e2e")
     directory = KeyDirectory()
     follower = StreamFollower(nc.jetstream(), auth_registry(), "auth.>", directory.apply)
