@@ -200,6 +200,7 @@ async def main() -> None:
     parser.add_argument("--key", default="")
     parser.add_argument("--model", default="")
     parser.add_argument("--output", default=".data/bench/inference-bench.md")
+    parser.add_argument("--modes", default="non-stream,stream", help="non-stream, stream, or both")
     args = parser.parse_args()
     _pin(os.getpid(), CLIENT_CORE)
     processes: list[subprocess.Popen[bytes]] = []
@@ -248,7 +249,7 @@ async def main() -> None:
         await _wait_ok(f"{upstream}/v1/chat/completions", "", "fake-gpt")
         await _wait_ok(f"{gateway_url}/chat/completions", key, model)
         rows: list[dict[str, object]] = []
-        for stream in (False, True):
+        for stream in [mode == "stream" for mode in args.modes.split(",")]:
             for connections in (int(c) for c in args.connections.split(",")):
                 direct = _loadgen(
                     f"{upstream}/v1/chat/completions",
@@ -289,7 +290,10 @@ async def main() -> None:
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(10)
+            try:
+                process.wait(45)  # graceful: in-flight work, event flush, NATS drain
+            except subprocess.TimeoutExpired:
+                process.kill()
         if handles:
             await handles[0].drain()  # type: ignore[attr-defined]
         if nats_server is not None:

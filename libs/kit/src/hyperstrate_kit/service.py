@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -301,7 +302,16 @@ def _serve(definition: ServiceDefinition[Any], settings: ServiceSettings) -> int
         timeout_graceful_shutdown=30,
     )
     server = uvicorn.Server(config)
-    server.run()
+    profile_to = os.environ.get("HYPERSTRATE_CPROFILE")  # a developer's profiling switch
+    if profile_to:
+        import cProfile
+        import signal
+
+        # uvicorn re-raises SIGTERM after its graceful exit; let the profile be written first.
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        cProfile.runctx("server.run()", globals(), {"server": server}, f"{profile_to}.{definition.name}")
+    else:
+        server.run()
     return 0 if server.started else 1
 
 

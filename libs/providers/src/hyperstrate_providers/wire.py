@@ -13,6 +13,7 @@ their ``raw`` form is computed on demand.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -76,7 +77,7 @@ class WireObject(Generic[T]):
     @property
     def extra_fields(self) -> dict[str, Any]:
         """Top-level fields the typed view does not know (passed through on re-encoding)."""
-        known = {field.encode_name for field in msgspec.structs.fields(type(self._typed))}
+        known = set(_encode_names(type(self._typed)).values())
         return {key: value for key, value in self.raw.items() if key not in known}
 
     def replace(self, **changes: Any) -> WireObject[T]:
@@ -103,8 +104,12 @@ class WireObject(Generic[T]):
         return f"WireObject({self._typed!r})"
 
 
+@functools.cache
+def _encode_names(struct_type: type[msgspec.Struct]) -> dict[str, str]:
+    """Attribute name -> wire name, computed once per type (msgspec resolves annotations on
+    every `structs.fields` call, which is far too slow for the hot path)."""
+    return {field.name: field.encode_name for field in msgspec.structs.fields(struct_type)}
+
+
 def _encode_name(struct_type: type[msgspec.Struct], attribute: str) -> str:
-    for field in msgspec.structs.fields(struct_type):
-        if field.name == attribute:
-            return field.encode_name
-    return attribute
+    return _encode_names(struct_type).get(attribute, attribute)

@@ -34,7 +34,7 @@ from hyperstrate_providers.adapters.config import (
 )
 from hyperstrate_providers.adapters.gemini import GeminiAdapter
 from hyperstrate_providers.adapters.openai import AzureOpenAIAdapter, OpenAIAdapter
-from hyperstrate_providers.adapters.pool import ClientPool, http2_available
+from hyperstrate_providers.adapters.pool import ClientPool
 from hyperstrate_providers.adapters.registry import adapter_for
 
 __all__ = [
@@ -55,6 +55,5 @@ __all__ = [
     "UpstreamCall",
     "WireFormat",
     "adapter_for",
-    "http2_available",
     "stream_error_class",
 ]

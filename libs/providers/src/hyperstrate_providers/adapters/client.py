@@ -10,11 +10,11 @@ event raises :class:`ProviderError` of class ``connection``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
-import httpx
+import aiohttp
 
 from hyperstrate_providers.adapters.base import ChunkDecoder, ProviderAdapter, UpstreamCall
 from hyperstrate_providers.adapters.config import ProviderConfig
@@ -39,7 +39,13 @@ from hyperstrate_providers.sse import SseParser
 from hyperstrate_providers.usage import TokenUsage, estimate_usage, usage_to_openai
 from hyperstrate_providers.wire import WireDecodeError, WireObject
 
-__all__ = ["CompletionResult", "CompletionStream", "ProviderClient", "stream_error_class"]
+__all__ = [
+    "CompletionResult",
+    "CompletionStream",
+    "ProviderClient",
+    "UpstreamResponse",
+    "stream_error_class",
+]
 
 _STREAM_ERROR_CLASSES = {
     "rate_limit_error": ErrorClass.RATE_LIMITED,
@@ -124,35 +130,82 @@ class ProviderClient:
 
     async def _send(
         self, config: ProviderConfig, call: UpstreamCall, *, stream: bool = False
-    ) -> httpx.Response:
-        client = self._pool.client_for(call.url)
+    ) -> UpstreamResponse:
+        """Send the call. A whole answer is read before returning; a streamed one stays open
+        until it is closed. A refusal (status >= 300) raises :class:`ProviderError`."""
+        session = self._pool.client_for(call.url)
         timeout = self._pool.timeout
         if config.read_timeout is not None:
-            timeout = httpx.Timeout(
+            timeout = aiohttp.ClientTimeout(
+                total=None,
                 connect=timeout.connect,
-                read=config.read_timeout,
-                write=timeout.write,
-                pool=timeout.pool,
+                sock_connect=timeout.sock_connect,
+                sock_read=config.read_timeout,
             )
-        request = client.build_request(
-            call.method, call.url, headers=call.headers, content=call.body, timeout=timeout
-        )
         failure: ProviderError | None = None
         try:
-            response = await client.send(request, stream=stream)
-        except httpx.HTTPError as exc:
+            raw = await session.request(
+                call.method,
+                call.url,
+                headers=call.headers,
+                data=call.body,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+            response = UpstreamResponse(raw)
+            if not stream or response.status_code >= 300:
+                await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             failure = _transport_error(config, exc)
         if failure is not None:
             raise failure
         if response.status_code >= 300:
-            try:
-                body = await response.aread()
-            except httpx.HTTPError:
-                body = b""
-            finally:
-                await response.aclose()
-            raise _status_error(config, response, body)
+            raise _status_error(config, response, response.content)
         return response
+
+
+class UpstreamResponse:
+    """What the adapters need of an HTTP response, over aiohttp's."""
+
+    __slots__ = ("_raw", "content")
+
+    def __init__(self, raw: aiohttp.ClientResponse) -> None:
+        self._raw = raw
+        self.content = b""
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status."""
+        status: int = self._raw.status
+        return status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The response headers (case-insensitive)."""
+        headers: Mapping[str, str] = self._raw.headers
+        return headers
+
+    @property
+    def reason_phrase(self) -> str:
+        """The status line's reason."""
+        return self._raw.reason or ""
+
+    async def read(self) -> bytes:
+        """Read the whole body and give the connection back."""
+        try:
+            self.content = await self._raw.read()
+        finally:
+            self._raw.release()
+        return self.content
+
+    def iter_chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives."""
+        chunks: AsyncIterator[bytes] = self._raw.content.iter_any()
+        return chunks
+
+    def close(self) -> None:
+        """Stop reading (a connection cut mid-body is not reused)."""
+        self._raw.close()
 
 
 class CompletionStream:
@@ -161,7 +214,7 @@ class CompletionStream:
 
     def __init__(
         self,
-        response: httpx.Response,
+        response: UpstreamResponse,
         decoder: ChunkDecoder,
         config: ProviderConfig,
         request: WireObject[ChatCompletionRequest],
@@ -194,8 +247,10 @@ class CompletionStream:
 
     async def aclose(self) -> None:
         """Stop reading and release the connection."""
-        await self._chunks.aclose()
-        await self._response.aclose()
+        try:
+            await self._chunks.aclose()
+        finally:
+            self._response.close()
 
     async def __aenter__(self) -> CompletionStream:
         return self
@@ -212,7 +267,7 @@ class CompletionStream:
         parser = SseParser()
         failure: ProviderError | None = None
         try:
-            async for data in self._response.aiter_bytes():
+            async for data in self._response.iter_chunks():
                 for event in parser.feed(data):
                     for chunk in self._decoder.feed(event):
                         self._observe(chunk)
@@ -224,7 +279,7 @@ class CompletionStream:
             for chunk in self._decoder.finish():
                 self._observe(chunk)
                 yield chunk
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             failure = _transport_error(self._config, exc)
         except IncompleteStreamError as exc:
             failure = self._error(ErrorClass.CONNECTION, f"stream broken: {exc}")
@@ -233,7 +288,7 @@ class CompletionStream:
         except WireDecodeError as exc:
             failure = _invalid_body_error(self._config, exc)
         finally:
-            await self._response.aclose()
+            self._response.close()
         if failure is not None:
             raise failure
         self._usage = self._decoder.usage
@@ -305,7 +360,7 @@ def _completion_texts(completion: ChatCompletion) -> list[str]:
     return texts
 
 
-def _status_error(config: ProviderConfig, response: httpx.Response, body: bytes) -> ProviderError:
+def _status_error(config: ProviderConfig, response: UpstreamResponse, body: bytes) -> ProviderError:
     status = response.status_code
     message = error_message_from_body(body) or response.reason_phrase or f"HTTP {status}"
     return ProviderError(
@@ -318,10 +373,8 @@ def _status_error(config: ProviderConfig, response: httpx.Response, body: bytes)
     )
 
 
-def _transport_error(config: ProviderConfig, exc: httpx.HTTPError) -> ProviderError:
-    error_class = (
-        ErrorClass.TIMEOUT if isinstance(exc, httpx.TimeoutException) else ErrorClass.CONNECTION
-    )
+def _transport_error(config: ProviderConfig, exc: BaseException) -> ProviderError:
+    error_class = ErrorClass.TIMEOUT if isinstance(exc, TimeoutError) else ErrorClass.CONNECTION
     detail = str(exc) or "no detail"
     return ProviderError(
         error_class,
