@@ -309,7 +309,9 @@ def _serve(definition: ServiceDefinition[Any], settings: ServiceSettings) -> int
 
         # uvicorn re-raises SIGTERM after its graceful exit; let the profile be written first.
         signal.signal(signal.SIGTERM, lambda *_: None)
-        cProfile.runctx("server.run()", globals(), {"server": server}, f"{profile_to}.{definition.name}")
+        cProfile.runctx(
+            "server.run()", globals(), {"server": server}, f"{profile_to}.{definition.name}"
+        )
     else:
         server.run()
     return 0 if server.started else 1
