@@ -299,6 +299,7 @@ def _serve(definition: ServiceDefinition[Any], settings: ServiceSettings) -> int
         lifespan="on",
         log_config=None,
         access_log=False,
+        proxy_headers=False,  # the request log has no client address to correct
         timeout_graceful_shutdown=30,
     )
     server = uvicorn.Server(config)

@@ -373,7 +373,7 @@ class InferencePipeline:
             api_key=credentials.api_key,
             base_url=credentials.base_url,
         )
-        request = context.chat.replace(model=credentials.model)
+        request = _with_model(context.chat, credentials.model)
         started = time.perf_counter()
         try:
             if context.stream:
@@ -511,6 +511,17 @@ class InferencePipeline:
                 error_message=message[:500],
             )
         )
+
+
+def _with_model(
+    chat: WireObject[ChatCompletionRequest], model: str
+) -> WireObject[ChatCompletionRequest]:
+    """The request for the target's model, without converting the whole request again."""
+    if chat.typed.model == model:
+        return chat
+    return WireObject(
+        msgspec.structs.replace(chat.typed, model=model), {**chat.raw, "model": model}
+    )
 
 
 def _backoff(retry: dict[str, Any], attempt: int, retry_after: float | None) -> float:
