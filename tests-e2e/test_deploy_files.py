@@ -241,9 +241,9 @@ def test_dockerfile_installs_every_workspace_package_without_dev_or_embedded() -
 
 def test_dockerfile_uv_sync_resolves_from_the_lock(tmp_path: Path) -> None:
     """The image's `uv sync` selection is valid for uv.lock (dry run, offline)."""
+    # uv is a dev dependency of the workspace: `just test` always has it beside Python.
     uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    if uv is None:
-        pytest.skip("uv not installed")
+    assert uv is not None, "uv is missing from the workspace's .venv"
     args = dockerfile_args()
     command = [uv, "sync", "--offline", "--dry-run", "--frozen", "--no-dev", "--no-editable"]
     for package in args["PACKAGES"].split():
