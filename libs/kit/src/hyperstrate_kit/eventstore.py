@@ -25,6 +25,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +42,8 @@ __all__ = [
     "Projection",
     "StoredEvent",
     "event_store_table",
+    "row_stamps",
+    "update_row",
 ]
 
 EVENTS_CHANNEL = "hyperstrate_events"
@@ -94,6 +97,21 @@ class Projection(Protocol):
     async def apply(self, session: AsyncSession, stored: StoredEvent) -> None:
         """Update the read model for one event."""
         ...
+
+
+def row_stamps(stored: StoredEvent) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a projection writes with every row: for a new row (id, org, created/updated
+    time, version) and for a changed one (updated time, version)."""
+    event = stored.event
+    changed = {"version": stored.version, "updated_at": event.occurred_at}
+    created = {"id": event.aggregate_id, "org_id": event.org_id,
+               "created_at": event.occurred_at, **changed}  # fmt: skip
+    return created, changed
+
+
+async def update_row(session: AsyncSession, table: Table, row_id: str, **values: Any) -> None:
+    """Update one read-model row by id."""
+    await session.execute(update(table).where(table.c.id == row_id).values(**values))
 
 
 class EventStore:

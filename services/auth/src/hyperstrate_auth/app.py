@@ -89,6 +89,6 @@ definition: ServiceDefinition[AuthSettings] = ServiceDefinition(
 
 def create_app(settings: AuthSettings) -> Litestar:
     """The auth service's ASGI app."""
-    app = create_service_app(definition, settings)
+    app: Litestar = create_service_app(definition, settings)  # no `wrap`: plain Litestar
     app.state.public_url = settings.public_url
     return app

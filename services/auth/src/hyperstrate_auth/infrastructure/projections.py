@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Table, delete, insert, update
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hyperstrate_auth.infrastructure.tables import (
@@ -35,7 +34,7 @@ from hyperstrate_contracts.auth import (
     VirtualKeyRevoked,
     VirtualKeyUpdated,
 )
-from hyperstrate_kit.eventstore import StoredEvent
+from hyperstrate_kit.eventstore import StoredEvent, row_stamps, update_row
 
 __all__ = ["AuthProjection"]
 
@@ -49,13 +48,7 @@ class AuthProjection:
         """Apply one event to the read model."""
         event = stored.event
         at = event.occurred_at
-        stamp: dict[str, Any] = {"version": stored.version, "updated_at": at}
-        created: dict[str, Any] = {
-            "id": event.aggregate_id,
-            "org_id": event.org_id,
-            "created_at": at,
-            **stamp,
-        }
+        created, stamp = row_stamps(stored)
         match event:
             case OrganizationCreated():
                 await session.execute(
@@ -64,7 +57,7 @@ class AuthProjection:
                     )
                 )
             case OrganizationUpdated():
-                await self._update(
+                await update_row(
                     session, organizations, event.aggregate_id, name=event.name, **stamp
                 )
             case OrganizationDeleted():
@@ -80,7 +73,7 @@ class AuthProjection:
                     )
                 )
             case UserUpdated():
-                await self._update(
+                await update_row(
                     session,
                     users,
                     event.aggregate_id,
@@ -101,7 +94,7 @@ class AuthProjection:
                     )
                 )
             case TeamUpdated():
-                await self._update(
+                await update_row(
                     session,
                     teams,
                     event.aggregate_id,
@@ -125,7 +118,7 @@ class AuthProjection:
                     )
                 )
             case ApiKeyRevoked():
-                await self._update(session, api_keys, event.aggregate_id, revoked_at=at, **stamp)
+                await update_row(session, api_keys, event.aggregate_id, revoked_at=at, **stamp)
             case VirtualKeyCreated():
                 await session.execute(
                     insert(virtual_keys).values(
@@ -143,7 +136,7 @@ class AuthProjection:
                     )
                 )
             case VirtualKeyUpdated():
-                await self._update(
+                await update_row(
                     session,
                     virtual_keys,
                     event.aggregate_id,
@@ -158,9 +151,7 @@ class AuthProjection:
                     **stamp,
                 )
             case VirtualKeyRevoked():
-                await self._update(
-                    session, virtual_keys, event.aggregate_id, revoked_at=at, **stamp
-                )
+                await update_row(session, virtual_keys, event.aggregate_id, revoked_at=at, **stamp)
             case RouterTeamAccessGranted():
                 await session.execute(
                     insert(router_team_access).values(
@@ -177,10 +168,6 @@ class AuthProjection:
                         router_team_access.c.team_id == event.team_id,
                     )
                 )
-
-    @staticmethod
-    async def _update(session: AsyncSession, table: Table, row_id: str, **values: Any) -> None:
-        await session.execute(update(table).where(table.c.id == row_id).values(**values))
 
     @staticmethod
     async def _delete_organization(session: AsyncSession, org_id: str) -> None:

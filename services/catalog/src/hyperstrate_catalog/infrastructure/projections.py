@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Table, delete, insert, update
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hyperstrate_catalog.infrastructure.tables import (
@@ -34,7 +33,7 @@ from hyperstrate_contracts.catalog import (
     RegistrationDeleted,
     RegistrationUpdated,
 )
-from hyperstrate_kit.eventstore import StoredEvent
+from hyperstrate_kit.eventstore import StoredEvent, row_stamps, update_row
 
 __all__ = ["CatalogProjection"]
 
@@ -48,13 +47,7 @@ class CatalogProjection:
         """Apply one event to the read model."""
         event = stored.event
         at = event.occurred_at
-        stamp: dict[str, Any] = {"version": stored.version, "updated_at": at}
-        created: dict[str, Any] = {
-            "id": event.aggregate_id,
-            "org_id": event.org_id,
-            "created_at": at,
-            **stamp,
-        }
+        created, stamp = row_stamps(stored)
         match event:
             case RegistrationCreated():
                 await session.execute(
@@ -69,7 +62,7 @@ class CatalogProjection:
                     )
                 )
             case RegistrationUpdated():
-                await self._update(
+                await update_row(
                     session,
                     registrations,
                     event.aggregate_id,
@@ -99,7 +92,7 @@ class CatalogProjection:
                     )
                 )
             case JobStarted():
-                await self._update(
+                await update_row(
                     session,
                     jobs,
                     event.aggregate_id,
@@ -109,7 +102,7 @@ class CatalogProjection:
                     **stamp,
                 )
             case JobCompleted():
-                await self._update(
+                await update_row(
                     session,
                     jobs,
                     event.aggregate_id,
@@ -123,7 +116,7 @@ class CatalogProjection:
                     **stamp,
                 )
             case JobFailed():
-                await self._update(
+                await update_row(
                     session,
                     jobs,
                     event.aggregate_id,
@@ -134,7 +127,7 @@ class CatalogProjection:
                     **stamp,
                 )
             case JobCallbackDelivered():
-                await self._update(
+                await update_row(
                     session,
                     jobs,
                     event.aggregate_id,
@@ -144,7 +137,7 @@ class CatalogProjection:
                     **stamp,
                 )
             case JobCallbackFailed():
-                await self._update(
+                await update_row(
                     session,
                     jobs,
                     event.aggregate_id,
@@ -164,7 +157,7 @@ class CatalogProjection:
                     )
                 )
             case ConversationUpdated():
-                await self._update(
+                await update_row(
                     session,
                     conversations,
                     event.aggregate_id,
@@ -189,7 +182,7 @@ class CatalogProjection:
                         created_at=at,
                     )
                 )
-                await self._update(
+                await update_row(
                     session,
                     conversations,
                     event.aggregate_id,
@@ -214,7 +207,7 @@ class CatalogProjection:
                     )
                 )
             case McpServerUpdated():
-                await self._update(
+                await update_row(
                     session,
                     mcp_servers,
                     event.aggregate_id,
@@ -226,10 +219,6 @@ class CatalogProjection:
                 )
             case McpServerDeleted():
                 await self._delete(session, mcp_servers, event.aggregate_id)
-
-    @staticmethod
-    async def _update(session: AsyncSession, table: Table, row_id: str, **values: Any) -> None:
-        await session.execute(update(table).where(table.c.id == row_id).values(**values))
 
     @staticmethod
     async def _delete(session: AsyncSession, table: Table, row_id: str) -> None:
