@@ -198,3 +198,32 @@ async def test_inference_events_are_published(infrastructure: Infrastructure) ->
         await wait_for(
             completed_for_org, timeout=5, message="an inference.completed event with cost"
         )
+
+
+async def test_proxy_route_works_as_the_sdks_base_url(infrastructure: Infrastructure) -> None:
+    import anthropic
+    import openai
+
+    async with inference_stack(infrastructure) as stack:
+        router_id = await stack.router("proxied", [stack.register()])
+        key = await stack.api_key()
+        await _ready(stack, key, "proxied")
+        base = f"{stack.gateway_url}/proxy/router/{router_id}"
+        chat = await openai.AsyncOpenAI(
+            base_url=f"{base}/v1", api_key=key, max_retries=0
+        ).chat.completions.create(
+            model="anything: the path names the router",
+            messages=[{"role": "user", "content": "hi"}],
+        )
+        assert chat.choices[0].message.content
+        message = await anthropic.AsyncAnthropic(
+            base_url=base, api_key=key, max_retries=0
+        ).messages.create(
+            model="ignored", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert message.content[0].type == "text"
+        infer = await stack.client(key).post(
+            f"/router/{router_id}/infer",
+            json={"model": "x", "messages": [{"role": "user", "content": "hi"}]},
+        )
+        assert infer.status_code == 200 and infer.json()["choices"]
