@@ -23,6 +23,7 @@ from hyperstrate_contracts.inference import InferenceCompleted, InferenceFailed
 from hyperstrate_contracts.router import InferEnd, InferRequest
 from hyperstrate_kit.templates import MissingVariablesError, interpolate
 from hyperstrate_providers import (
+    CompletionResult,
     ErrorClass,
     ModelPrice,
     ProviderClient,
@@ -62,6 +63,11 @@ from hyperstrate_router.application.inference.state import (
     Target,
 )
 from hyperstrate_router.application.inference.strategies import LatencyTracker, TargetSelector
+from hyperstrate_router.application.inference.structured import (
+    repair_messages,
+    requested_schema,
+    schema_violation,
+)
 
 __all__ = ["CatalogPort", "EventSink", "InferencePipeline", "SendFrame"]
 
@@ -382,10 +388,40 @@ class InferencePipeline:
                 result = await self.providers.complete(config, request)
                 context.first_token_at = time.perf_counter()
                 context.usage = result.usage
+                result = await self._structured(context, config, request, result)
                 context.body = completion_body(context.request.api, result.completion)
         finally:
             self.latency.record(target.id, time.perf_counter() - started)
         context.cost = self._cost(context.registration, context.usage)
+
+    async def _structured(
+        self,
+        context: InferenceContext,
+        config: ProviderConfig,
+        request: WireObject[ChatCompletionRequest],
+        result: CompletionResult,
+    ) -> CompletionResult:
+        """With `structured_output`, an answer off the requested schema gets one repair."""
+        feature = context.router.features.get("structured_output")
+        schema = requested_schema(request.raw) if feature is not None else None
+        if feature is None or schema is None:
+            return result
+        answer = _content(result)
+        violation = schema_violation(answer, schema)
+        repairs = int(feature.get("maxRepairAttempts", 1)) if feature.get("repair", True) else 0
+        for _ in range(repairs):
+            if violation is None:
+                break
+            messages = repair_messages(request.raw.get("messages", []), answer, violation)
+            result = await self.providers.complete(config, request.replace(messages=messages))
+            context.usage = _added(context.usage, result.usage)
+            answer = _content(result)
+            violation = schema_violation(answer, schema)
+        if violation is not None:
+            raise Refusal(
+                502, f"the model's answer does not match the requested JSON schema: {violation}"
+            )
+        return result
 
     async def _stream(
         self,
@@ -511,6 +547,20 @@ class InferencePipeline:
                 error_message=message[:500],
             )
         )
+
+
+def _content(result: CompletionResult) -> str | None:
+    choices = result.completion.typed.choices
+    return choices[0].message.content if choices else None
+
+
+def _added(first: TokenUsage, second: TokenUsage) -> TokenUsage:
+    """Usage of two calls billed as one request."""
+    return TokenUsage(
+        first.input_tokens + second.input_tokens,
+        first.output_tokens + second.output_tokens,
+        first.cached_input_tokens + second.cached_input_tokens,
+    )
 
 
 def _with_model(
