@@ -100,6 +100,9 @@ class EmbeddedNats:
             command,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            # Its own session: a Ctrl-C to the terminal's group must not stop it before the
+            # services that use it have drained; its owner stops it last.
+            start_new_session=True,
             preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
         )
         _wait_until(
@@ -194,7 +197,7 @@ class EmbeddedPostgres:
         self._process = subprocess.Popen(
             [str(bin_path / "postgres"), "-D", str(self._pgdata), "-p", str(self.port),
              "-k", str(self._pgdata), *settings],
-            stdout=self._log, stderr=subprocess.STDOUT, user=user,
+            stdout=self._log, stderr=subprocess.STDOUT, user=user, start_new_session=True,
             preexec_fn=lambda: _die_with_parent(signal.SIGINT),
         )  # fmt: skip
         _wait_until(self._ready, timeout, "postgres", log_path)
