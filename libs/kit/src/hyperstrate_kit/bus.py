@@ -53,6 +53,7 @@ __all__ = [
     "ServiceUnavailable",
     "StreamFollower",
     "connect_nats",
+    "dead_letter",
     "idempotent",
     "provision_consumer",
     "provision_streams",
@@ -253,22 +254,31 @@ class ConsumerRunner(Generic[T]):
                 await msg.in_progress()
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
-        headers = dict(msg.headers or {})
-        headers.pop("Nats-Msg-Id", None)
-        headers.update(
-            {
-                "Hs-Original-Subject": msg.subject,
-                "Hs-Consumer": self.spec.durable,
-                "Hs-Deliveries": str(msg.metadata.num_delivered),
-                "Hs-Error": reason[:500],
-            }
-        )
-        await self.js.publish(dead_letter_subject(self.spec), msg.data, headers=headers)
-        await msg.term()
-        log.error(
-            "consumer %s dead-lettered %s after %d deliveries: %s",
-            self.spec.durable, msg.subject, msg.metadata.num_delivered, reason,
-        )  # fmt: skip
+        await dead_letter(self.js, self.spec, msg, reason)
+
+
+async def dead_letter(js: JetStreamContext, spec: ConsumerSpec, msg: Msg, reason: str) -> None:
+    """Move a message a consumer gives up on to its dead-letter subject, then terminate it.
+
+    The headers say where it came from, after how many deliveries, and why, so one tool
+    reads every dead letter.
+    """
+    headers = dict(msg.headers or {})
+    headers.pop("Nats-Msg-Id", None)
+    headers.update(
+        {
+            "Hs-Original-Subject": msg.subject,
+            "Hs-Consumer": spec.durable,
+            "Hs-Deliveries": str(msg.metadata.num_delivered),
+            "Hs-Error": reason[:500],
+        }
+    )
+    await js.publish(dead_letter_subject(spec), msg.data, headers=headers)
+    await msg.term()
+    log.error(
+        "consumer %s dead-lettered %s after %d deliveries: %s",
+        spec.durable, msg.subject, msg.metadata.num_delivered, reason,
+    )  # fmt: skip
 
 
 def event_decoder(registry: EventRegistry) -> Callable[[Msg], Event]:

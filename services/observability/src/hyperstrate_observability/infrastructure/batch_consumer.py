@@ -21,7 +21,8 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
-from hyperstrate_contracts import ConsumerSpec, dead_letter_subject
+from hyperstrate_contracts import ConsumerSpec
+from hyperstrate_kit.bus import dead_letter
 from hyperstrate_kit.metrics import CONSUMER_HANDLED, CONSUMER_LAG
 
 __all__ = ["BatchConsumer"]
@@ -133,21 +134,8 @@ class BatchConsumer(Generic[T]):
         CONSUMER_HANDLED.labels(self.spec.durable, "retried").inc()
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
-        # The same headers as the kit's ConsumerRunner, so one tool reads every dead letter.
-        headers = dict(msg.headers or {})
-        headers.pop("Nats-Msg-Id", None)
-        headers.update(
-            {
-                "Hs-Original-Subject": msg.subject,
-                "Hs-Consumer": self.spec.durable,
-                "Hs-Deliveries": str(msg.metadata.num_delivered),
-                "Hs-Error": reason[:500],
-            }
-        )
-        await self.js.publish(dead_letter_subject(self.spec), msg.data, headers=headers)
-        await msg.term()
+        await dead_letter(self.js, self.spec, msg, reason)
         CONSUMER_HANDLED.labels(self.spec.durable, "dead_lettered").inc()
-        log.error("consumer %s dead-lettered %s: %s", self.spec.durable, msg.subject, reason)
 
 
 async def _nak_all(messages: Iterable[Msg]) -> None:
