@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hyperstrate_auth.application import dto
@@ -26,7 +27,13 @@ from hyperstrate_auth.domain.model import (
     stream_id,
 )
 from hyperstrate_auth.infrastructure.repository import AuthRepository
-from hyperstrate_auth.infrastructure.tables import organizations, teams, users
+from hyperstrate_auth.infrastructure.tables import (
+    api_keys,
+    organizations,
+    teams,
+    users,
+    virtual_keys,
+)
 from hyperstrate_contracts import Event
 from hyperstrate_contracts.auth import (
     ApiKeyCreated,
@@ -488,19 +495,7 @@ class AuthService:
 
     async def revoke_api_key(self, principal: Principal, key_id: str) -> None:
         """Revoke a key; the gateway stops accepting it within a second."""
-        async with self.database.transaction() as session:
-            state = await self.repo.api_key_hash(session, principal.org_id, key_id)
-            if state is None:
-                raise NotFoundError("api key not found")
-            row, key_hash, revoked = state
-            if revoked:
-                raise ConflictError("api key already revoked")
-            await self.store.append(
-                stream_id("api_key", key_id),
-                row.version,
-                [ApiKeyRevoked(org_id=principal.org_id, aggregate_id=key_id, key_hash=key_hash)],
-                session=session,
-            )
+        await self._revoke(principal, key_id, api_keys, "api_key", ApiKeyRevoked)
 
     # -- virtual keys -------------------------------------------------------------------
 
@@ -559,7 +554,7 @@ class AuthService:
         """Change a virtual key's limits, team, routers or expiry."""
         async with self.database.transaction() as session:
             current = await self.repo.virtual_key(session, principal.org_id, key_id)
-            state = await self.repo.virtual_key_state(session, principal.org_id, key_id)
+            state = await self.repo.key_state(session, virtual_keys, principal.org_id, key_id)
             if current is None or state is None:
                 raise NotFoundError("virtual key not found")
             if state[2]:
@@ -590,23 +585,26 @@ class AuthService:
 
     async def revoke_virtual_key(self, principal: Principal, key_id: str) -> None:
         """Revoke a virtual key."""
+        await self._revoke(principal, key_id, virtual_keys, "virtual_key", VirtualKeyRevoked)
+
+    async def _revoke(
+        self,
+        principal: Principal,
+        key_id: str,
+        table: Table,
+        kind: str,
+        revoked: type[ApiKeyRevoked] | type[VirtualKeyRevoked],
+    ) -> None:
+        name = kind.replace("_", " ")
         async with self.database.transaction() as session:
-            state = await self.repo.virtual_key_state(session, principal.org_id, key_id)
+            state = await self.repo.key_state(session, table, principal.org_id, key_id)
             if state is None:
-                raise NotFoundError("virtual key not found")
-            row, key_hash, revoked = state
-            if revoked:
-                raise ConflictError("virtual key already revoked")
-            await self.store.append(
-                stream_id("virtual_key", key_id),
-                row.version,
-                [
-                    VirtualKeyRevoked(
-                        org_id=principal.org_id, aggregate_id=key_id, key_hash=key_hash
-                    )
-                ],
-                session=session,
-            )
+                raise NotFoundError(f"{name} not found")
+            row, key_hash, already_revoked = state
+            if already_revoked:
+                raise ConflictError(f"{name} already revoked")
+            event = revoked(org_id=principal.org_id, aggregate_id=key_id, key_hash=key_hash)
+            await self.store.append(stream_id(kind, key_id), row.version, [event], session=session)
 
     async def record_key_usage(self, last_used: dict[str, datetime]) -> None:
         """Store a batch of last-used times reported by the gateway."""

@@ -178,17 +178,14 @@ class AuthRepository:
         row = (await session.execute(query)).first()
         return _view(row, ApiKeyView) if row else None
 
-    async def api_key_hash(
-        self, session: AsyncSession, org_id: str, key_id: str
+    async def key_state(
+        self, session: AsyncSession, table: Table, org_id: str, key_id: str
     ) -> tuple[Versioned, str, bool] | None:
-        """A key's version, hash and whether it is revoked, locked for an append."""
+        """An API or virtual key's version, hash and whether it is revoked (`table` says which),
+        locked for an append."""
         query = select(
-            api_keys.c.id,
-            api_keys.c.org_id,
-            api_keys.c.version,
-            api_keys.c.key_hash,
-            api_keys.c.revoked_at,
-        ).where(api_keys.c.id == key_id, api_keys.c.org_id == org_id)
+            table.c.id, table.c.org_id, table.c.version, table.c.key_hash, table.c.revoked_at
+        ).where(table.c.id == key_id, table.c.org_id == org_id)
         row = (await session.execute(query.with_for_update())).first()
         if row is None:
             return None
@@ -217,22 +214,6 @@ class AuthRepository:
         )
         row = (await session.execute(query)).first()
         return _view(row, VirtualKeyView) if row else None
-
-    async def virtual_key_state(
-        self, session: AsyncSession, org_id: str, key_id: str
-    ) -> tuple[Versioned, str, bool] | None:
-        """A virtual key's version, hash and whether it is revoked, locked for an append."""
-        query = select(
-            virtual_keys.c.id,
-            virtual_keys.c.org_id,
-            virtual_keys.c.version,
-            virtual_keys.c.key_hash,
-            virtual_keys.c.revoked_at,
-        ).where(virtual_keys.c.id == key_id, virtual_keys.c.org_id == org_id)
-        row = (await session.execute(query.with_for_update())).first()
-        if row is None:
-            return None
-        return Versioned(row.id, row.org_id, row.version), row.key_hash, row.revoked_at is not None
 
     async def virtual_keys_of(
         self, session: AsyncSession, org_id: str, page: PageParams, team_id: str | None = None
