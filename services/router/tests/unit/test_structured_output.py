@@ -22,6 +22,7 @@ from hyperstrate_router.application.inference.state import (
     Target,
 )
 from hyperstrate_router.application.inference.strategies import LatencyTracker, TargetSelector
+from hyperstrate_router.domain.features import parse_feature_config
 
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
 
@@ -86,7 +87,7 @@ def _pipeline(
         name="r",
         strategy="round_robin",
         targets={"t": Target(id="t", registration_id="g")},
-        features={"structured_output": feature},
+        features={"structured_output": parse_feature_config("structured_output", feature)},
     )
     latency, events = LatencyTracker(), Events()
     pipeline = InferencePipeline(

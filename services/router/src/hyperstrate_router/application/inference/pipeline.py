@@ -68,6 +68,15 @@ from hyperstrate_router.application.inference.structured import (
     requested_schema,
     schema_violation,
 )
+from hyperstrate_router.domain.features import (
+    BudgetConfig,
+    FallbackConfig,
+    HealthCheckConfig,
+    RateLimitConfig,
+    ResponseCacheConfig,
+    RetryConfig,
+    StructuredOutputConfig,
+)
 
 __all__ = ["CatalogPort", "EventSink", "InferencePipeline", "SendFrame"]
 
@@ -233,16 +242,11 @@ class InferencePipeline:
 
     async def _rate_limit(self, context: InferenceContext) -> None:
         config = context.router.features.get("rate_limit")
-        if config is None:
+        if not isinstance(config, RateLimitConfig):
             return
-        per_second = (
-            float(config.get("requestsPerSecond") or 0)
-            or float(config.get("requestsPerMinute") or 0) / 60
+        wait = await self.rate_limiter.acquire(
+            f"router:{context.router.id}", config.rate_per_second, config.bucket_size
         )
-        if per_second <= 0:
-            return
-        burst = float(config.get("burst") or max(1.0, per_second))
-        wait = await self.rate_limiter.acquire(f"router:{context.router.id}", per_second, burst)
         if wait > 0:
             raise Refusal(429, "router rate limit exceeded", retry_after=wait)
 
@@ -250,13 +254,13 @@ class InferencePipeline:
         caller, router = context.request.caller, context.router
         caps: list[BudgetCap] = []
         budget = router.features.get("budget")
-        if budget is not None:
+        if isinstance(budget, BudgetConfig):
             caps.append(
                 BudgetCap(
                     f"router:{router.id}",
-                    budget.get("maxRequests"),
-                    budget.get("maxCostUsd"),
-                    budget.get("resetPeriod"),
+                    budget.max_requests,
+                    budget.max_cost_usd,
+                    budget.reset_period,
                 )
             )
         if caller.kind == "virtual_key" and (
@@ -327,15 +331,22 @@ class InferencePipeline:
         targets = [t for t in self.selector.order(router) if not self._skipped(router, t)]
         if not targets:
             raise Refusal(503, "the router has no available target")
-        if "fallback" not in router.features:
+        fallback = router.features.get("fallback")
+        if isinstance(fallback, FallbackConfig):
+            targets = targets[: 1 + (fallback.max_fallbacks or len(targets))]
+        else:
             targets = targets[:1]
-        retry = router.features.get("retry") or {}
-        attempts = max(1, int(retry.get("maxAttempts", 1)))
-        retry_on = set(
-            retry.get("retryOn") or ("rate_limited", "server_error", "timeout", "connection")
-        )
+        retry = router.features.get("retry")
+        retry = retry if isinstance(retry, RetryConfig) else None
+        attempts = retry.max_attempts if retry else 1
         last_error: ProviderError | None = None
         for target in targets:
+            if (
+                last_error is not None
+                and isinstance(fallback, FallbackConfig)
+                and (last_error.error_class.value not in fallback.on_errors)
+            ):
+                break  # not a failure this router falls back on
             for attempt in range(attempts):
                 try:
                     await self._call(context, target, send)
@@ -345,11 +356,12 @@ class InferencePipeline:
                     if context.frames:  # the client has bytes already: no second try
                         raise
                     if (
-                        attempt + 1 < attempts
+                        retry is not None
+                        and attempt + 1 < attempts
                         and error.retryable
-                        and error.error_class.value in retry_on
+                        and error.error_class.value in retry.retry_on
                     ):
-                        await self.sleep(_backoff(retry, attempt, error.retry_after))
+                        await self.sleep(_backoff(retry, attempt + 1, error.retry_after))
                         continue
                     break
         assert last_error is not None
@@ -358,9 +370,9 @@ class InferencePipeline:
     def _skipped(self, router: RouterState, target: Target) -> bool:
         health = router.features.get("health_check")
         return (
-            health is not None
-            and health.get("skipUnhealthy", True)
-            and (target.registration_id in self.unhealthy)
+            isinstance(health, HealthCheckConfig)
+            and health.skip_unhealthy
+            and target.registration_id in self.unhealthy
         )
 
     async def _call(self, context: InferenceContext, target: Target, send: SendFrame) -> None:
@@ -403,12 +415,12 @@ class InferencePipeline:
     ) -> CompletionResult:
         """With `structured_output`, an answer off the requested schema gets one repair."""
         feature = context.router.features.get("structured_output")
-        schema = requested_schema(request.raw) if feature is not None else None
-        if feature is None or schema is None:
+        schema = requested_schema(request.raw)
+        if not isinstance(feature, StructuredOutputConfig) or schema is None:
             return result
         answer = _content(result)
         violation = schema_violation(answer, schema)
-        repairs = int(feature.get("maxRepairAttempts", 1)) if feature.get("repair", True) else 0
+        repairs = feature.max_repair_attempts if feature.repair else 0
         for _ in range(repairs):
             if violation is None:
                 break
@@ -465,7 +477,11 @@ class InferencePipeline:
 
     async def _store_in_cache(self, context: InferenceContext) -> None:
         config = context.router.features.get("response_cache")
-        if config is None or context.cache_key is None or context.cache_hit:
+        if (
+            not isinstance(config, ResponseCacheConfig)
+            or context.cache_key is None
+            or (context.cache_hit)
+        ):
             return
         answer = CachedAnswer(
             body=context.body,
@@ -473,7 +489,7 @@ class InferencePipeline:
             input_tokens=context.usage.input_tokens,
             output_tokens=context.usage.output_tokens,
         )
-        await self.cache.put(context.cache_key, answer, float(config.get("ttlSeconds", 300)))
+        await self.cache.put(context.cache_key, answer, float(config.ttl_seconds))
 
     def _bill_what_ran(self, context: InferenceContext) -> None:
         """A stream cut before its usage arrived is billed on an estimate of what ran."""
@@ -574,8 +590,7 @@ def _with_model(
     )
 
 
-def _backoff(retry: dict[str, Any], attempt: int, retry_after: float | None) -> float:
-    initial = float(retry.get("initialBackoffMs", 100)) / 1000
-    ceiling = float(retry.get("maxBackoffMs", 5000)) / 1000
-    delay = min(ceiling, initial * (2**attempt))
-    return float(max(delay, min(retry_after or 0.0, ceiling)))
+def _backoff(retry: RetryConfig, retry_number: int, retry_after: float | None) -> float:
+    """The configured backoff, or the upstream's Retry-After when longer (within the cap)."""
+    ceiling = retry.max_backoff_ms / 1000
+    return max(retry.backoff_ms(retry_number) / 1000, min(retry_after or 0.0, ceiling))

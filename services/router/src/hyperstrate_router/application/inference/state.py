@@ -5,6 +5,7 @@ The hot path reads only this: no database call per request.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +29,12 @@ from hyperstrate_contracts.router import (
     RouterTargetUpdated,
     RouterUpdated,
 )
+from hyperstrate_router.domain.features import FeatureConfig, parse_feature_config
+from hyperstrate_router.domain.typed_config import InvalidConfigError
 
 __all__ = ["PromptTable", "RouterState", "RouterTable", "Target"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -54,7 +59,7 @@ class RouterState:
     strategy: str
     enabled: bool = True
     targets: dict[str, Target] = field(default_factory=dict)
-    features: dict[str, dict[str, Any]] = field(default_factory=dict)  # type -> config
+    features: dict[str, FeatureConfig] = field(default_factory=dict)  # type -> typed config
     interceptors: dict[str, tuple[str, dict[str, Any], int]] = field(default_factory=dict)
     prompt_id: str | None = None
     store_payloads: bool = False
@@ -127,10 +132,9 @@ class RouterTable:
             case RouterTargetRemoved():
                 router.targets.pop(event.target_id, None)
             case RouterFeatureSet():
+                router.features.pop(event.feature_type, None)
                 if event.enabled:
-                    router.features[event.feature_type] = dict(event.config)
-                else:
-                    router.features.pop(event.feature_type, None)
+                    self._set_feature(router, event.feature_type, event.config)
             case RouterFeatureRemoved():
                 router.features.pop(event.feature_type, None)
             case RouterInterceptorSet():
@@ -145,6 +149,14 @@ class RouterTable:
                 router.prompt_id = event.prompt_id
                 router.store_payloads = event.store_payloads
                 router.webhook_url = event.webhook_url
+
+    @staticmethod
+    def _set_feature(router: RouterState, feature_type: str, config: dict[str, Any]) -> None:
+        # Parsed once here, so requests read typed configs with the admin API's defaults.
+        try:
+            router.features[feature_type] = parse_feature_config(feature_type, config)
+        except InvalidConfigError as exc:  # the admin API validated it; an old event may not
+            log.warning("router %s: feature %s ignored: %s", router.id, feature_type, exc)
 
 
 @dataclass(slots=True)
