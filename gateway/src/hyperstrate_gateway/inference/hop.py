@@ -16,11 +16,15 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from hyperstrate_contracts.router import INFER_SUBJECT, InferEnd, InferRequest
+from hyperstrate_contracts.router import (
+    CANCEL_SUBJECT_PREFIX,
+    INFER_SUBJECT,
+    InferEnd,
+    InferRequest,
+)
 
 __all__ = ["Frame", "ReplyMux", "RouterUnavailable"]
 
-CANCEL_SUBJECT_PREFIX = "svc.router.cancel."
 _encoder = msgspec.json.Encoder()
 _end_decoder = msgspec.json.Decoder(InferEnd)
 

@@ -15,6 +15,7 @@ import msgspec
 from hyperstrate_contracts.events import Event, EventRegistry
 
 __all__ = [
+    "CANCEL_SUBJECT_PREFIX",
     "FEATURE_TYPES",
     "INFER_QUEUE",
     "INFER_SUBJECT",
@@ -148,6 +149,8 @@ def router_registry() -> EventRegistry:
 
 INFER_SUBJECT = "svc.router.infer"
 INFER_QUEUE = "router"
+#: + request id: the client went away; every router replica listens, the one serving it stops.
+CANCEL_SUBJECT_PREFIX = "svc.router.cancel."
 
 
 class Caller(msgspec.Struct, frozen=True, kw_only=True):

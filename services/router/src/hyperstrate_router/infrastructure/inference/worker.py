@@ -13,13 +13,18 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from hyperstrate_contracts.router import INFER_QUEUE, INFER_SUBJECT, InferEnd, InferRequest
+from hyperstrate_contracts.router import (
+    CANCEL_SUBJECT_PREFIX,
+    INFER_QUEUE,
+    INFER_SUBJECT,
+    InferEnd,
+    InferRequest,
+)
 from hyperstrate_router.application.inference.pipeline import InferencePipeline
 
-__all__ = ["CANCEL_SUBJECT_PREFIX", "InferenceWorker"]
+__all__ = ["InferenceWorker"]
 
 log = logging.getLogger(__name__)
-CANCEL_SUBJECT_PREFIX = "svc.router.cancel."
 _request_decoder = msgspec.json.Decoder(InferRequest)
 _end_encoder = msgspec.json.Encoder()
 _END_HEADERS = {"Hs-End": "1"}
