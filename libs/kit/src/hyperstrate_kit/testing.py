@@ -4,6 +4,9 @@ Enabled for the repository by `-p hyperstrate_kit.testing` in the root pytest op
 Uses `NATS_URL` / `DATABASE_URL` when both are given; otherwise testcontainers when a
 Docker engine answers (set `HYPERSTRATE_TEST_CONTAINERS=1`); otherwise the embedded
 servers on free ports in a temporary directory (the path that always works).
+
+Redis is started only for sessions that ask for `redis_url`: `REDIS_URL` when given, else
+an embedded valkey-server. Tests share it, so each namespaces its keys (`unique_name`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from nats.aio.client import Client as NatsClient
 
 from hyperstrate_kit.bus import connect_nats
 from hyperstrate_kit.database import KIT_MIGRATIONS, Database
-from hyperstrate_kit.embedded import EmbeddedNats, EmbeddedPostgres
+from hyperstrate_kit.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis
 
 __all__ = ["Infrastructure", "serve_app", "unique_name", "wait_for"]
 
@@ -132,6 +135,23 @@ def infrastructure() -> Iterator[Infrastructure]:
     else:
         with _embedded() as infra:
             yield infra
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The session's Redis: `REDIS_URL` when set, else an embedded valkey-server (no
+    persistence) on a free port, stopped at the end of the session."""
+    given = os.environ.get("REDIS_URL")
+    if given:
+        yield given
+        return
+    root = Path(tempfile.mkdtemp(prefix="hyperstrate-redis-"))
+    server = EmbeddedRedis(root)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest_asyncio.fixture
