@@ -312,3 +312,18 @@ async def test_requests_show_in_observability_logs_and_usage_within_a_second(dem
     assert any(
         row.get("routerId") == router_id or row.get("key") == router_id for row in usage["items"]
     )
+
+
+async def test_bodies_larger_than_a_nats_message_pass_both_ways(demo: Demo) -> None:
+    await demo.router("echo", ["fake-gpt;echo"])
+    # One 3 MiB "word": the request, the answer and its single stream frame each exceed the
+    # 1 MiB NATS message limit, so all three must travel outside one message.
+    text = "x" * (3 * 1024 * 1024)
+    messages: Any = [{"role": "user", "content": text}]
+    client = demo.openai()
+    answer = await client.chat.completions.create(model="echo", messages=messages)
+    assert answer.choices[0].message.content == text
+
+    stream = await client.chat.completions.create(model="echo", messages=messages, stream=True)
+    pieces = [chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices]
+    assert "".join(pieces) == text

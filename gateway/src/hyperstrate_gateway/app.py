@@ -11,7 +11,7 @@ import httpx
 import msgspec
 
 from hyperstrate_contracts.auth import KEY_USAGE_SUBJECT, KeyUsageBatch, auth_registry
-from hyperstrate_contracts.router import router_registry
+from hyperstrate_contracts.router import PAYLOAD_BUCKET, router_registry
 from hyperstrate_gateway.api.admin_proxy import admin_proxy_handlers
 from hyperstrate_gateway.inference.asgi import InferenceFront
 from hyperstrate_gateway.inference.auth import InferAuth
@@ -19,6 +19,7 @@ from hyperstrate_gateway.inference.directory import RouterDirectory
 from hyperstrate_gateway.inference.hop import ReplyMux
 from hyperstrate_gateway.settings import GatewaySettings
 from hyperstrate_kit.keys import KeyDirectory
+from hyperstrate_kit.payloads import PayloadStore
 from hyperstrate_kit.service import Runtime, ServiceDefinition, create_service_app
 
 __all__ = ["create_app", "definition"]
@@ -43,7 +44,10 @@ async def _start(runtime: Runtime[GatewaySettings]) -> None:
     mux = ReplyMux(runtime.nc)
     await mux.start()
     auth = InferAuth(keys, routers, runtime.settings.effective_jwt_secret)
-    runtime.services.update(infer_auth=auth, reply_mux=mux)
+    payloads = PayloadStore(
+        runtime.nc, PAYLOAD_BUCKET, replicas=runtime.settings.nats_stream_replicas
+    )
+    runtime.services.update(infer_auth=auth, reply_mux=mux, payloads=payloads)
     runtime.spawn(_report_key_usage(runtime, auth), "key-usage-report")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from typing import Any, Literal
@@ -17,13 +18,15 @@ from typing import Any, Literal
 import msgspec
 
 from hyperstrate_contracts.router import InferRequest
-from hyperstrate_gateway.inference.auth import AccessDenied, InferAuth
+from hyperstrate_gateway.inference.auth import AccessDenied, InferAuth, Verdict
 from hyperstrate_gateway.inference.hop import Frame, ReplyMux, RouterUnavailable
 from hyperstrate_kit.http import RequestContextMiddleware
 from hyperstrate_kit.logs import request_id_var
+from hyperstrate_kit.payloads import PayloadMissing, PayloadStore
 
 __all__ = ["InferenceFront"]
 
+log = logging.getLogger(__name__)
 Api = Literal["openai", "anthropic"]
 MAX_BODY_BYTES = 32 * 1024 * 1024
 _JSON = [(b"content-type", b"application/json")]
@@ -121,6 +124,7 @@ class InferenceFront:
                 if not router_ref:
                     raise AccessDenied(400, "`model` must name a router")
             verdict = auth.authorize(headers, router_ref)
+            request = await self._request(api, verdict, body)
         except AccessDenied as denied:
             extra = (
                 [(b"retry-after", str(max(1, round(denied.retry_after or 1))).encode())]
@@ -134,14 +138,26 @@ class InferenceFront:
         except msgspec.DecodeError:
             await _respond(send, 400, _error_body(api, 400, "the body must be a JSON object"))
             return
-        request = InferRequest(
+        await self._relay(request, receive, send, api)
+
+    async def _request(self, api: Api, verdict: Verdict, body: bytes) -> InferRequest:
+        """The message to the router; a body too large for one is parked and sent by name."""
+        body_ref = ""
+        payloads: PayloadStore = self.services["payloads"]
+        if not payloads.fits_in_message(len(body)):
+            try:
+                body_ref, body = await payloads.park(body), b"null"
+            except Exception as exc:
+                log.exception("could not park a %d-byte request body", len(body))
+                raise AccessDenied(503, "large request bodies are unavailable right now") from exc
+        return InferRequest(
             request_id=request_id_var.get() or uuid.uuid4().hex,
             router_id=verdict.router.id,
             api=api,
             caller=verdict.caller,
             body=msgspec.Raw(body),
+            body_ref=body_ref,
         )
-        await self._relay(request, receive, send, api)
 
     async def _relay(self, request: InferRequest, receive: Any, send: Any, api: Api) -> None:
         mux: ReplyMux = self.services["reply_mux"]
@@ -158,7 +174,14 @@ class InferenceFront:
                 if end.retry_after
                 else []
             )
-            await _respond(send, end.status, bytes(end.body), extra)
+            body = bytes(end.body)
+            if end.body_ref:
+                try:
+                    body = await self.services["payloads"].take(end.body_ref)
+                except PayloadMissing:
+                    body = _error_body(api, 502, "the router's answer expired before delivery")
+                    end = msgspec.structs.replace(end, status=502)
+            await _respond(send, end.status, body, extra)
             return
         await send({"type": "http.response.start", "status": 200, "headers": _SSE})
         watcher = asyncio.ensure_future(_client_gone(receive))

@@ -151,6 +151,8 @@ INFER_SUBJECT = "svc.router.infer"
 INFER_QUEUE = "router"
 #: + request id: the client went away; every router replica listens, the one serving it stops.
 CANCEL_SUBJECT_PREFIX = "svc.router.cancel."
+#: JetStream object store for bodies larger than a NATS message; messages carry their name.
+PAYLOAD_BUCKET = "inference-payloads"
 
 
 class Caller(msgspec.Struct, frozen=True, kw_only=True):
@@ -175,8 +177,9 @@ class InferRequest(msgspec.Struct, frozen=True, kw_only=True):
     router_id: str
     api: Literal["openai", "anthropic"]
     caller: Caller
-    body: msgspec.Raw  # the client's JSON, untouched
+    body: msgspec.Raw  # the client's JSON, untouched (`null` when `body_ref` is set)
     trace_id: str = ""
+    body_ref: str = ""  # name of the body in PAYLOAD_BUCKET when it did not fit a message
 
 
 class InferEnd(msgspec.Struct, frozen=True, kw_only=True):
@@ -191,3 +194,4 @@ class InferEnd(msgspec.Struct, frozen=True, kw_only=True):
     content_type: str = "application/json"
     retry_after: float | None = None
     chunks: int = 0
+    body_ref: str = ""  # as for InferRequest: a body too large for one message

@@ -7,7 +7,8 @@ from pathlib import Path
 from hyperstrate_contracts.catalog import catalog_registry
 from hyperstrate_contracts.observability import RegistrationHealthChanged, observability_registry
 from hyperstrate_contracts.prompts import prompts_registry
-from hyperstrate_contracts.router import router_registry
+from hyperstrate_contracts.router import PAYLOAD_BUCKET, router_registry
+from hyperstrate_kit.payloads import PayloadStore
 from hyperstrate_kit.service import Runtime
 from hyperstrate_providers import ClientPool, ProviderClient
 from hyperstrate_router.application.inference.cache import MemoryResponseCache
@@ -52,7 +53,8 @@ async def start_inference(runtime: Runtime[RouterSettings]) -> None:
     await runtime.follow("prompts.>", prompts.apply, prompts_registry())
     await runtime.follow("catalog.registration.>", catalog.apply, catalog_registry())
     await runtime.follow("observability.>", on_health, observability_registry())
-    worker = InferenceWorker(runtime.nc, pipeline)
+    payloads = PayloadStore(runtime.nc, PAYLOAD_BUCKET, replicas=settings.nats_stream_replicas)
+    worker = InferenceWorker(runtime.nc, pipeline, payloads)
     await worker.start()
     runtime.on_stop(worker.stop)
     runtime.services["inference_pipeline"] = pipeline

@@ -20,6 +20,7 @@ from hyperstrate_contracts.router import (
     InferEnd,
     InferRequest,
 )
+from hyperstrate_kit.payloads import PayloadMissing, PayloadStore
 from hyperstrate_router.application.inference.pipeline import InferencePipeline
 
 __all__ = ["InferenceWorker"]
@@ -30,12 +31,19 @@ _end_encoder = msgspec.json.Encoder()
 _END_HEADERS = {"Hs-End": "1"}
 
 
+def _error_end(status: int, message: str) -> InferEnd:
+    kind = "invalid_request_error" if status < 500 else "api_error"
+    error = {"error": {"message": message, "type": kind}}
+    return InferEnd(status=status, body=msgspec.Raw(msgspec.json.encode(error)))
+
+
 class InferenceWorker:
     """Subscribes to the queue group; one task per request."""
 
-    def __init__(self, nc: NatsClient, pipeline: InferencePipeline) -> None:
+    def __init__(self, nc: NatsClient, pipeline: InferencePipeline, payloads: PayloadStore) -> None:
         self.nc = nc
         self.pipeline = pipeline
+        self.payloads = payloads
         self.in_flight: dict[str, asyncio.Task[Any]] = {}
         self._subscriptions: list[Subscription] = []
 
@@ -73,18 +81,31 @@ class InferenceWorker:
 
         async def send(frame: bytes) -> None:
             nonlocal sequence
-            sequence += 1
-            await self.nc.publish(reply, frame, headers={"Hs-Seq": str(sequence)})
+            # Frames are written to the client back to back, so a huge one may travel in parts.
+            for piece in self.payloads.split(frame):
+                sequence += 1
+                await self.nc.publish(reply, piece, headers={"Hs-Seq": str(sequence)})
 
         try:
+            if request.body_ref:
+                request = await self._with_parked_body(request)
             end = await self.pipeline.handle(request, send)
+            if not self.payloads.fits_in_message(len(end.body)):
+                end = msgspec.structs.replace(
+                    end,
+                    body=msgspec.Raw(b"null"),
+                    body_ref=await self.payloads.park(bytes(end.body)),
+                )
+        except PayloadMissing:
+            end = _error_end(400, "the request body expired before a router took it")
         except Exception:
             log.exception("inference %s failed unexpectedly", request.request_id)
-            end = InferEnd(
-                status=500,
-                body=msgspec.Raw(b'{"error":{"message":"internal error","type":"api_error"}}'),
-            )
+            end = _error_end(500, "internal error")
         await self.nc.publish(reply, _end_encoder.encode(end), headers=_END_HEADERS)
+
+    async def _with_parked_body(self, request: InferRequest) -> InferRequest:
+        body = await self.payloads.take(request.body_ref)
+        return msgspec.structs.replace(request, body=msgspec.Raw(body), body_ref="")
 
     async def _on_cancel(self, msg: Msg) -> None:
         task = self.in_flight.get(msg.subject.removeprefix(CANCEL_SUBJECT_PREFIX))
