@@ -13,6 +13,7 @@ import msgspec
 from hyperstrate_contracts.auth import KEY_USAGE_SUBJECT, KeyUsageBatch, auth_registry
 from hyperstrate_contracts.router import PAYLOAD_BUCKET, router_registry
 from hyperstrate_gateway.api.admin_proxy import admin_proxy_handlers
+from hyperstrate_gateway.api.swagger import MergedOpenApi, SwaggerFront
 from hyperstrate_gateway.inference.asgi import InferenceFront
 from hyperstrate_gateway.inference.auth import InferAuth
 from hyperstrate_gateway.inference.directory import RouterDirectory
@@ -33,6 +34,12 @@ def _routes(runtime: Runtime[GatewaySettings]) -> list[Any]:
     client = httpx.AsyncClient(timeout=30.0, limits=httpx.Limits(max_keepalive_connections=50))
     runtime.services["admin_http"] = client
     return [*admin_proxy_handlers(runtime.settings.admin_routes(), client)]
+
+
+def _front(runtime: Runtime[GatewaySettings], app: Any) -> Any:
+    """The hot inference routes, then the merged `/swagger`, then the Litestar app."""
+    openapi = MergedOpenApi(runtime.settings.admin_routes(), runtime.services["admin_http"])
+    return InferenceFront(runtime.services, SwaggerFront(openapi, app))
 
 
 async def _start(runtime: Runtime[GatewaySettings]) -> None:
@@ -70,7 +77,7 @@ definition: ServiceDefinition[GatewaySettings] = ServiceDefinition(
     migrations=None,
     route_handlers=_routes,
     on_start=[_start],
-    wrap=lambda runtime, app: InferenceFront(runtime.services, app),
+    wrap=_front,
 )
 
 
