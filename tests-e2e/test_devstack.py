@@ -34,6 +34,9 @@ async def test_just_up_brings_every_service_up_and_data_survives_a_restart(stack
             assert "hyperstrate_relay_published_total" in (await client.get(f"{url}/metrics")).text
             spec = (await client.get(f"{url}/swagger/openapi.json")).json()
             assert spec["info"]["title"] == f"hyperstrate {name}"
+            if name == "gateway":  # one document for the whole product, every service in it
+                assert {"/v1/chat/completions", "/auth/setup", "/routers"} <= spec["paths"].keys()
+                assert "x-unavailable-services" not in spec
 
     pg_url = stack.printed(r"PostgreSQL at (\S+),")
     conn = await asyncpg.connect(pg_url.rsplit("/", 1)[0] + "/hyperstrate_auth")
