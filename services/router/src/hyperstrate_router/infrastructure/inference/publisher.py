@@ -35,13 +35,16 @@ class InferenceEventPublisher:
         *,
         max_in_memory: int = 10_000,
         publish_timeout: float = 2.0,
+        linger_seconds: float = 0.02,
     ) -> None:
         self.js = js
         self.spill_file = spill_file
         self.max_in_memory = max_in_memory
         self.publish_timeout = publish_timeout
+        self.linger_seconds = linger_seconds
         self._queue: deque[InferenceEvent] = deque()
         self._wake = asyncio.Event()
+        self._spilled = spill_file.exists()  # kept in memory: no file check per event
         self.published = 0
 
     @property
@@ -61,10 +64,11 @@ class InferenceEventPublisher:
         self.spill_file.parent.mkdir(parents=True, exist_ok=True)
         with self.spill_file.open("ab") as file:
             file.write(msgspec.json.encode(event) + b"\n")
+        self._spilled = True
 
     def _reload_spilled(self) -> None:
         """Move spilled events back in memory once there is room (oldest first)."""
-        if not self.spill_file.exists() or len(self._queue) >= self.max_in_memory // 2:
+        if not self._spilled or len(self._queue) >= self.max_in_memory // 2:
             return
         lines = self.spill_file.read_bytes().splitlines()
         room = self.max_in_memory - len(self._queue)
@@ -75,6 +79,7 @@ class InferenceEventPublisher:
             self.spill_file.write_bytes(b"\n".join(rest) + b"\n")
         else:
             self.spill_file.unlink()
+            self._spilled = False
 
     async def run(self, batch_size: int = 256) -> None:
         """Publish until cancelled, a batch at a time (acks awaited together); what fails
@@ -86,6 +91,9 @@ class InferenceEventPublisher:
             if not self._queue:
                 self._wake.clear()
                 await self._wake.wait()
+                # Let a batch gather: one write and one burst of acks for many requests,
+                # instead of waking this process per event while requests are in flight.
+                await asyncio.sleep(self.linger_seconds)
                 continue
             batch = [self._queue[i] for i in range(min(batch_size, len(self._queue)))]
             acknowledged = await self._publish(batch)
@@ -110,14 +118,13 @@ class InferenceEventPublisher:
             ]
         except Exception:
             return 0
-        results = await asyncio.gather(
-            *(asyncio.wait_for(future, self.publish_timeout) for future in futures),
-            return_exceptions=True,
-        )
-        for index, result in enumerate(results):
-            if isinstance(result, BaseException):
+        await asyncio.wait(futures, timeout=self.publish_timeout)
+        for index, future in enumerate(futures):
+            if not future.done() or future.cancelled() or future.exception() is not None:
+                for unanswered in futures[index:]:
+                    unanswered.cancel()
                 return index  # the ones after it go again (the duplicate window drops repeats)
-        return len(results)
+        return len(futures)
 
     async def flush(self, timeout: float = 5.0) -> None:
         """Publish what is queued (at shutdown); what is left stays on disk."""
