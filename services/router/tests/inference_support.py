@@ -5,6 +5,8 @@ the router admin API and the auth service would."""
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -51,6 +53,11 @@ class InferenceStack:
     upstream_url: str
     org_id: str = field(default_factory=lambda: f"org_{uuid.uuid4().hex[:10]}")
     registrations: dict[str, RegistrationInfo] = field(default_factory=dict)
+    router_apps: list[Any] = field(default_factory=list)  # one per router replica
+
+    def pipelines(self) -> list[Any]:
+        """Each router replica's InferencePipeline (once the apps have started)."""
+        return [app.state.runtime.services["inference_pipeline"] for app in self.router_apps]
 
     async def publish(self, *events: Event) -> None:
         js = self.nc.jetstream()
@@ -156,8 +163,15 @@ class InferenceStack:
 
 
 @contextlib.asynccontextmanager
-async def inference_stack(infrastructure: Infrastructure) -> AsyncIterator[InferenceStack]:
-    """Fake upstream, catalog stand-in, router hot path and gateway, all on loopback."""
+async def inference_stack(
+    infrastructure: Infrastructure,
+    router_environ: dict[str, str] | None = None,
+    router_replicas: int = 1,
+) -> AsyncIterator[InferenceStack]:
+    """Fake upstream, catalog stand-in, router hot path and gateway, all on loopback.
+
+    `router_environ` adds settings of the router (e.g. its Redis backends);
+    `router_replicas` routers share the inference queue group, as replicas do."""
     environ = {
         "NATS_URL": infrastructure.nats_url,
         "JWT_SECRET": "inference-test-secret-inference-x",
@@ -196,15 +210,32 @@ async def inference_stack(infrastructure: Infrastructure) -> AsyncIterator[Infer
                 nc, REGISTRATIONS_SUBJECT, RegistrationsRequest, registrations, queue="catalog-test"
             ),
         ]
-        router_app = create_service_app(
-            ROUTER_HOT_PATH, load_settings(RouterSettings, environ=environ)
-        )
+        replica_dirs = tempfile.mkdtemp(prefix="router-replicas-")
+        stack.router_apps = [
+            create_service_app(
+                ROUTER_HOT_PATH,
+                load_settings(
+                    RouterSettings,
+                    environ={
+                        **environ,
+                        **(router_environ or {}),
+                        # Each replica its own spill file, as on separate machines.
+                        **({"DATA_DIR": f"{replica_dirs}/{n}"} if router_replicas > 1 else {}),
+                    },
+                ),
+            )
+            for n in range(router_replicas)
+        ]
         gateway_app = create_gateway_app(load_settings(GatewaySettings, environ=environ))
         try:
-            async with serve_app(router_app), serve_app(gateway_app) as gateway_url:
-                stack.gateway_url = gateway_url
-                yield stack
+            async with contextlib.AsyncExitStack() as routers:
+                for router_app in stack.router_apps:
+                    await routers.enter_async_context(serve_app(router_app))
+                async with serve_app(gateway_app) as gateway_url:
+                    stack.gateway_url = gateway_url
+                    yield stack
         finally:
             for subscription in subscriptions:
                 await subscription.unsubscribe()
             await nc.drain()
+            shutil.rmtree(replica_dirs, ignore_errors=True)

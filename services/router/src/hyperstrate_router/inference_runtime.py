@@ -11,11 +11,10 @@ from hyperstrate_contracts.router import PAYLOAD_BUCKET, router_registry
 from hyperstrate_kit.payloads import PayloadStore
 from hyperstrate_kit.service import Runtime
 from hyperstrate_providers import ClientPool, ProviderClient
-from hyperstrate_router.application.inference.cache import MemoryResponseCache
-from hyperstrate_router.application.inference.limits import MemoryBudgetLedger, MemoryRateLimiter
 from hyperstrate_router.application.inference.pipeline import InferencePipeline
 from hyperstrate_router.application.inference.state import PromptTable, RouterTable
 from hyperstrate_router.application.inference.strategies import LatencyTracker, TargetSelector
+from hyperstrate_router.infrastructure.inference.backends import inference_backends
 from hyperstrate_router.infrastructure.inference.catalog_client import CatalogClient
 from hyperstrate_router.infrastructure.inference.publisher import InferenceEventPublisher
 from hyperstrate_router.infrastructure.inference.worker import InferenceWorker
@@ -37,10 +36,12 @@ async def start_inference(runtime: Runtime[RouterSettings]) -> None:
     )
     runtime.spawn(publisher.run(), "inference-events")
     runtime.on_stop(publisher.flush)
+    backends = inference_backends(settings)  # memory, or Redis by CACHE_/RATE_LIMIT_BACKEND
+    runtime.on_stop(backends.aclose)  # closers run in reverse: after the worker has drained
     latency = LatencyTracker()
     pipeline = InferencePipeline(
         routers, prompts, catalog, ProviderClient(pool), TargetSelector(latency), latency,
-        MemoryRateLimiter(), MemoryBudgetLedger(), MemoryResponseCache(), publisher,
+        backends.rate_limiter, backends.ledger, backends.cache, publisher,
     )  # fmt: skip
 
     def on_health(event: object) -> None:

@@ -1,6 +1,7 @@
 """Rate limits and budgets for the pipeline, in memory (one replica).
 
-Both sit behind small ports so a Redis implementation can serve several replicas. Budgets
+Both sit behind small ports; `infrastructure.inference.redis_backends` implements them on
+Redis for several replicas. Budgets
 are reserved before the call and settled after it, so concurrent callers cannot overspend a
 cap by more than what is in flight.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "MemoryRateLimiter",
     "RateLimiter",
     "Reservation",
+    "period_end",
     "period_key",
 ]
 
@@ -61,6 +63,20 @@ def period_key(reset_period: str | None, now: datetime | None = None) -> str:
     if reset_period == "monthly":
         return moment.strftime("%Y-%m")
     return "all"
+
+
+def period_end(reset_period: str | None, now: datetime | None = None) -> datetime | None:
+    """When the budget period a moment falls in ends (UTC); None for a period without end."""
+    moment = now or datetime.now(UTC)
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if reset_period == "daily":
+        return midnight + timedelta(days=1)
+    if reset_period == "weekly":  # ISO weeks start on Monday
+        return midnight + timedelta(days=7 - moment.weekday())
+    if reset_period == "monthly":
+        first = midnight.replace(day=1)
+        return (first + timedelta(days=32)).replace(day=1)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
