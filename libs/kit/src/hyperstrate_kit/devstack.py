@@ -6,7 +6,9 @@ catalog's job worker and the fake upstream the demo uses), waits for each `/read
 demo on first start (organisation, admin, API key, a registration on the fake upstream and a
 router) and prints where to point an OpenAI client. Ctrl-C stops everything. All state lives
 under `DATA_DIR` (default `.data`), so it survives a restart and a second stack can run from
-another directory with `HYPERSTRATE_BASE_PORT` set.
+another directory with `HYPERSTRATE_BASE_PORT` set. A router set to a Redis backend
+(`CACHE_BACKEND` / `RATE_LIMIT_BACKEND=redis`) without `CACHE_REDIS_ADDR` gets an embedded
+valkey-server, in memory only: its cache, limits and budgets start empty on every start.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from pathlib import Path
 import httpx
 
 from hyperstrate_kit.demo import DemoAccess, seed_demo
-from hyperstrate_kit.embedded import EmbeddedNats, EmbeddedPostgres
+from hyperstrate_kit.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis
+from hyperstrate_kit.settings import _layered_environment
 
 __all__ = ["PROCESSES", "SERVICES", "main"]
 
@@ -157,7 +160,7 @@ async def run_stack(
     """Start everything, report, wait for Ctrl-C (or return once ready), stop everything."""
     started = time.monotonic()
     env = dict(os.environ, DATA_DIR=str(data_dir))
-    embedded: list[EmbeddedNats | EmbeddedPostgres] = []
+    embedded: list[EmbeddedNats | EmbeddedPostgres | EmbeddedRedis] = []
     processes: list[RunningProcess] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -176,6 +179,12 @@ async def run_stack(
             embedded.append(postgres)
             env["DATABASE_URL"] = await asyncio.to_thread(postgres.start)
             _say(f"PostgreSQL at {env['DATABASE_URL']}, data in {postgres.data_dir}")
+        if _wants_embedded_redis(env):
+            redis = EmbeddedRedis(data_dir / "redis")
+            embedded.append(redis)
+            await asyncio.to_thread(redis.start)
+            env["CACHE_REDIS_ADDR"] = redis.address
+            _say(f"Redis (valkey-server) at {redis.address}, in memory only")
         # The demo's provider is the fake upstream on loopback: let this local stack reach it.
         env.setdefault("OUTBOUND_ALLOWED_HOSTS", "127.0.0.1")
         for name, _, offset in SERVICES:  # the gateway finds the admin APIs here
@@ -209,6 +218,13 @@ async def run_stack(
         for server in reversed(embedded):
             await asyncio.to_thread(server.stop)
         _say("stopped")
+
+
+def _wants_embedded_redis(env: dict[str, str]) -> bool:
+    """The router is set (here or in its .env files) to a Redis backend without an address."""
+    router_env = _layered_environment(env, Path.cwd())
+    backends = (router_env.get("CACHE_BACKEND"), router_env.get("RATE_LIMIT_BACKEND"))
+    return "redis" in backends and not router_env.get("CACHE_REDIS_ADDR")
 
 
 async def _seed(data_dir: Path, base_port: int, env: dict[str, str]) -> DemoAccess | None:
