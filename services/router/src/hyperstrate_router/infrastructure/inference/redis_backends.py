@@ -136,7 +136,7 @@ class RedisOutage:
         """Record a success; say once that Redis is back."""
         if self._down:
             self._down = False
-            log.warning("Redis reachable again: cache, rate limits and budgets are shared again")
+            log.info("Redis reachable again: cache, rate limits and budgets are shared again")
 
     async def attempt(self, operation: str, call: Callable[[], Awaitable[Any]], fallback: T) -> T:
         """`await call()`, or `fallback` when Redis is skipped or fails."""
