@@ -97,7 +97,9 @@ class InferenceFront:
     def __init__(self, services: dict[str, Any], app: Any) -> None:
         self.services = services
         self.app = app
-        self.hot = RequestContextMiddleware(self._hot)
+        # A successful inference is recorded by the router's `inference.completed` event
+        # (observability's logs); an access line per success would only repeat it.
+        self.hot = RequestContextMiddleware(self._hot, success_level=logging.DEBUG)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and _route(scope["method"], scope["path"]) is not None:

@@ -191,8 +191,9 @@ class RequestContextMiddleware:
     Plain ASGI (not Litestar middleware) to keep per-request overhead small.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, success_level: int = logging.INFO) -> None:
         self.app = app
+        self.success_level = success_level
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -232,16 +233,13 @@ class RequestContextMiddleware:
                     if status >= 500
                     else logging.WARNING
                     if status >= 400
-                    else logging.INFO
+                    else self.success_level
                 )
-                log.log(
-                    level,
-                    "%s %s %d",
-                    scope["method"],
-                    path,
-                    status,
-                    extra={"fields": {"status": status, "duration_ms": round(elapsed * 1000, 2)}},
-                )
+                if log.isEnabledFor(level):
+                    fields = {"status": status, "duration_ms": round(elapsed * 1000, 2)}
+                    log.log(
+                        level, "%s %s %d", scope["method"], path, status, extra={"fields": fields}
+                    )
             request_id_var.reset(token)
             if trace_token is not None:
                 otel_context.detach(trace_token)
