@@ -18,7 +18,7 @@ import contextlib
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -51,6 +51,7 @@ __all__ = [
     "RemoteError",
     "ServiceUnavailable",
     "StreamFollower",
+    "coalesced_writes",
     "connect_nats",
     "dead_letter",
     "idempotent",
@@ -75,12 +76,16 @@ _EAGER_WRITE_LIMIT = 256 * 1024
 class _EagerFlushClient(NatsClient):
     """nats-py hands each publish to a flusher task that writes it one loop turn later; on
     the inference hop that turn is latency in both processes. While connected and the socket
-    keeps up, this client writes at once; otherwise it defers to the flusher as usual."""
+    keeps up, this client writes at once; otherwise, and inside `coalesced_writes`, it defers
+    to the flusher as usual."""
+
+    coalescing = 0
 
     async def _flush_pending(self, force_flush: bool = False) -> Any:
         writer = getattr(self._transport, "_io_writer", None)  # plain TCP transports only
         if (
             writer is not None
+            and not self.coalescing
             and self.is_connected
             and self._pending_data_size > 0
             and self._flush_queue is not None
@@ -92,6 +97,19 @@ class _EagerFlushClient(NatsClient):
             self._pending_data_size = 0
             return None
         return await super()._flush_pending(force_flush)
+
+
+@contextlib.contextmanager
+def coalesced_writes(nc: NatsClient) -> Iterator[None]:
+    """Publishes made inside go out together in one write (for batches)."""
+    if not isinstance(nc, _EagerFlushClient):
+        yield
+        return
+    nc.coalescing += 1
+    try:
+        yield
+    finally:
+        nc.coalescing -= 1
 
 
 async def connect_nats(url: str, name: str) -> NatsClient:

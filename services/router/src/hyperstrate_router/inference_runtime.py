@@ -32,7 +32,7 @@ async def start_inference(runtime: Runtime[RouterSettings]) -> None:
     pool = ClientPool()
     runtime.on_stop(pool.aclose)
     publisher = InferenceEventPublisher(
-        runtime.require_js(), Path(settings.data_dir) / "router" / "inference-events.spill"
+        runtime.nc, Path(settings.data_dir) / "router" / "inference-events.spill"
     )
     runtime.spawn(publisher.run(), "inference-events")
     runtime.on_stop(publisher.flush)

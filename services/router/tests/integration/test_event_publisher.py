@@ -23,7 +23,7 @@ async def test_events_wait_for_nats_spill_to_disk_and_all_arrive_in_order(tmp_pa
     js = nc.jetstream()
     await provision_streams(js, [INFERENCE])
     publisher = InferenceEventPublisher(
-        js, tmp_path / "spill" / "events.jsonl", max_in_memory=5, publish_timeout=0.5
+        nc, tmp_path / "spill" / "events.jsonl", max_in_memory=5, publish_timeout=0.5
     )
     task = asyncio.create_task(publisher.run())
     try:

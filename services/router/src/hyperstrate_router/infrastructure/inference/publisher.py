@@ -14,9 +14,10 @@ from collections import deque
 from pathlib import Path
 
 import msgspec
-from nats.js import JetStreamContext
+from nats.aio.client import Client as NatsClient
 
 from hyperstrate_contracts.inference import InferenceCompleted, InferenceFailed
+from hyperstrate_kit.bus import coalesced_writes
 
 __all__ = ["InferenceEventPublisher"]
 
@@ -30,14 +31,14 @@ class InferenceEventPublisher:
 
     def __init__(
         self,
-        js: JetStreamContext,
+        nc: NatsClient,
         spill_file: Path,
         *,
         max_in_memory: int = 10_000,
         publish_timeout: float = 2.0,
         linger_seconds: float = 0.02,
     ) -> None:
-        self.js = js
+        self.nc, self.js = nc, nc.jetstream()
         self.spill_file = spill_file
         self.max_in_memory = max_in_memory
         self.publish_timeout = publish_timeout
@@ -110,12 +111,15 @@ class InferenceEventPublisher:
     async def _publish(self, batch: list[InferenceEvent]) -> int:
         """How many events from the front of `batch` JetStream acknowledged."""
         try:
-            futures = [
-                await self.js.publish_async(
-                    event.type, msgspec.json.encode(event), headers={"Nats-Msg-Id": event.event_id}
-                )
-                for event in batch
-            ]
+            with coalesced_writes(self.nc):  # one socket write for the batch
+                futures = [
+                    await self.js.publish_async(
+                        event.type,
+                        msgspec.json.encode(event),
+                        headers={"Nats-Msg-Id": event.event_id},
+                    )
+                    for event in batch
+                ]
         except Exception:
             return 0
         await asyncio.wait(futures, timeout=self.publish_timeout)
