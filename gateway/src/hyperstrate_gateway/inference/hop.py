@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import deque
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
@@ -41,6 +42,39 @@ class Frame:
     end: InferEnd | None = None
 
 
+class _Answers:
+    """One request's answer messages, in order. A plain deque and a waiter future: cheaper
+    per frame than an asyncio.Queue read under `wait_for` (which makes a task each time)."""
+
+    __slots__ = ("frames", "waiter")
+
+    def __init__(self) -> None:
+        self.frames: deque[Frame] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+
+    def push(self, frame: Frame) -> None:
+        self.frames.append(frame)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def next(self, timeout: float) -> Frame:
+        while not self.frames:
+            loop = asyncio.get_running_loop()
+            self.waiter = waiter = loop.create_future()
+            timer = loop.call_later(timeout, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self.waiter = None
+        return self.frames.popleft()
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(RouterUnavailable("no answer from the router"))
+
+
 class ReplyMux:
     """Requests to the router and their answers, over one inbox subscription."""
 
@@ -49,7 +83,7 @@ class ReplyMux:
         self.first_answer_timeout = first_answer_timeout
         self._prefix = ""
         self._tokens = itertools.count(1)
-        self._queues: dict[str, asyncio.Queue[Frame]] = {}
+        self._answers: dict[str, _Answers] = {}
         self._subscription: Subscription | None = None
 
     async def start(self) -> None:
@@ -58,37 +92,33 @@ class ReplyMux:
         self._subscription = await self.nc.subscribe(f"{self._prefix}.*", cb=self._on_answer)
 
     async def _on_answer(self, msg: Msg) -> None:
-        queue = self._queues.get(msg.subject[len(self._prefix) + 1 :])
-        if queue is None:
+        answers = self._answers.get(msg.subject[len(self._prefix) + 1 :])
+        if answers is None:
             return  # the caller gave up on it
         headers = msg.headers or {}
         if headers.get("Status") == "503":  # the server's "no responders": no router is up
             unavailable = b'{"error":{"message":"no router is available","type":"api_error"}}'
-            queue.put_nowait(Frame(b"", InferEnd(status=503, body=msgspec.Raw(unavailable))))
+            answers.push(Frame(b"", InferEnd(status=503, body=msgspec.Raw(unavailable))))
         elif headers.get("Hs-End"):
-            queue.put_nowait(Frame(b"", _end_decoder.decode(msg.data)))
+            answers.push(Frame(b"", _end_decoder.decode(msg.data)))
         else:
-            queue.put_nowait(Frame(msg.data))
+            answers.push(Frame(msg.data))
 
     async def call(self, request: InferRequest) -> AsyncGenerator[Frame, None]:
         """Send the request; yield its frames and finally its end frame."""
         token = str(next(self._tokens))
-        queue: asyncio.Queue[Frame] = asyncio.Queue()
-        self._queues[token] = queue
+        answers = self._answers[token] = _Answers()
         try:
             await self.nc.publish(
                 INFER_SUBJECT, _encoder.encode(request), reply=f"{self._prefix}.{token}"
             )
             while True:
-                try:
-                    frame = await asyncio.wait_for(queue.get(), self.first_answer_timeout)
-                except TimeoutError as exc:
-                    raise RouterUnavailable("no answer from the router") from exc
+                frame = await answers.next(self.first_answer_timeout)
                 yield frame
                 if frame.end is not None:
                     return
         finally:
-            self._queues.pop(token, None)
+            self._answers.pop(token, None)
 
     async def cancel(self, request_id: str) -> None:
         """Tell the router the client went away (it stops the upstream call)."""
