@@ -89,5 +89,8 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         yield running
     finally:
         if running.process and running.process.returncode is None:
-            running.process.kill()
-            await running.process.wait()
+            try:
+                await running.interrupt()  # as a user stops it: services, then NATS and PG
+            except TimeoutError:
+                running.process.kill()
+                await running.process.wait()

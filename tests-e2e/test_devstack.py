@@ -8,6 +8,8 @@ import httpx
 import pytest
 from stack_support import SERVICES, Stack
 
+from hyperstrate_kit.testing import wait_for
+
 pytestmark = pytest.mark.e2e
 
 
@@ -55,4 +57,29 @@ async def test_just_up_brings_every_service_up_and_data_survives_a_restart(stack
     conn = await asyncpg.connect(pg_url.rsplit("/", 1)[0] + "/hyperstrate_auth")
     assert await conn.fetchval("SELECT note FROM survives_restart") == "kept"
     await conn.close()
-    assert await stack.interrupt() == 0
+
+    # Killed outright (no Ctrl-C), the stack still takes every process it started with it.
+    assert stack.process is not None
+    children = _children(stack.process.pid)
+    assert len(children) >= len(SERVICES) + 2  # the services, NATS and PostgreSQL at least
+    stack.process.kill()
+    await stack.process.wait()
+    await wait_for(
+        lambda: not [pid for pid in children if _alive(pid)],
+        timeout=40,
+        message="every process of the killed stack to exit",
+    )
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as listing:
+        return [int(child) for child in listing.read().split()]
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie whose parent is gone is reaped by init, not running)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

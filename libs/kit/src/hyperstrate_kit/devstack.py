@@ -26,7 +26,12 @@ from pathlib import Path
 import httpx
 
 from hyperstrate_kit.demo import DemoAccess, seed_demo
-from hyperstrate_kit.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis
+from hyperstrate_kit.embedded import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    die_with_parent,
+)
 from hyperstrate_kit.settings import _layered_environment
 
 __all__ = ["PROCESSES", "SERVICES", "main"]
@@ -114,6 +119,8 @@ async def _start(
         env=child_env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        # A stack killed outright (SIGKILL, a closed terminal) takes its services with it.
+        preexec_fn=lambda: die_with_parent(signal.SIGTERM),
     )
     assert process.stdout is not None
     piping = asyncio.create_task(_pipe_output(spec.name, color, process.stdout, 14))

@@ -29,6 +29,7 @@ __all__ = [
     "EmbeddedPostgres",
     "EmbeddedRedis",
     "EmbeddedServerError",
+    "die_with_parent",
     "free_port",
 ]
 
@@ -46,7 +47,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent(sig: signal.Signals) -> None:
+def die_with_parent(sig: signal.Signals) -> None:
     """Ask Linux to send `sig` to the child when its parent dies."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -111,7 +112,7 @@ class EmbeddedNats:
             # Its own session: a Ctrl-C to the terminal's group must not stop it before the
             # services that use it have drained; its owner stops it last.
             start_new_session=True,
-            preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
+            preexec_fn=lambda: die_with_parent(signal.SIGTERM),
         )
         _wait_until(
             lambda: self._process is not None
@@ -206,7 +207,7 @@ class EmbeddedPostgres:
             [str(bin_path / "postgres"), "-D", str(self._pgdata), "-p", str(self.port),
              "-k", str(self._pgdata), *settings],
             stdout=self._log, stderr=subprocess.STDOUT, user=user, start_new_session=True,
-            preexec_fn=lambda: _die_with_parent(signal.SIGINT),
+            preexec_fn=lambda: die_with_parent(signal.SIGINT),
         )  # fmt: skip
         _wait_until(self._ready, timeout, "postgres", log_path)
         return self.url
@@ -290,7 +291,7 @@ class EmbeddedRedis:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # stopped by its owner, after the services (see NATS)
-            preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
+            preexec_fn=lambda: die_with_parent(signal.SIGTERM),
         )
         _wait_until(
             lambda: self._process is not None
