@@ -9,10 +9,12 @@ budget settles on the final usage even when the client leaves midway.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol
 
 import msgspec
@@ -502,14 +504,10 @@ class InferencePipeline:
     def _cost(registration: RegistrationInfo | None, usage: TokenUsage) -> float:
         if registration is None:
             return 0.0
-        from decimal import Decimal
-
-        price = ModelPrice(
-            Decimal(str(registration.input_per_million)),
-            Decimal(str(registration.output_per_million)),
-            None
-            if registration.cached_input_per_million is None
-            else Decimal(str(registration.cached_input_per_million)),
+        price = _price(
+            registration.input_per_million,
+            registration.output_per_million,
+            registration.cached_input_per_million,
         )
         return float(cost_of(usage, price))
 
@@ -563,6 +561,16 @@ class InferencePipeline:
                 error_message=message[:500],
             )
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _price(input_per_million: float, output_per_million: float, cached: float | None) -> ModelPrice:
+    """A registration's prices as exact decimals (made once per price, not per request)."""
+    return ModelPrice(
+        Decimal(str(input_per_million)),
+        Decimal(str(output_per_million)),
+        None if cached is None else Decimal(str(cached)),
+    )
 
 
 def _content(result: CompletionResult) -> str | None:
