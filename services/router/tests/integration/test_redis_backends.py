@@ -28,6 +28,8 @@ from hyperstrate_router.application.inference.limits import (
     period_end,
     period_key,
 )
+from hyperstrate_router.application.inference.pipeline import InferencePipeline
+from hyperstrate_router.application.inference.stages import RateLimitStage
 from hyperstrate_router.infrastructure.inference.backends import inference_backends
 from hyperstrate_router.infrastructure.inference.redis_backends import (
     BUDGET_KEY_MARGIN,
@@ -339,6 +341,10 @@ class _CountingLimiter:
         return await self.inner.acquire(key, rate_per_second, burst)
 
 
+def _rate_limit_stage(pipeline: InferencePipeline) -> RateLimitStage:
+    return next(s for s in pipeline.stages if isinstance(s, RateLimitStage))
+
+
 async def test_two_router_replicas_share_rate_limit_budget_and_cache(
     infrastructure: Infrastructure, redis_url: str
 ) -> None:
@@ -371,9 +377,10 @@ async def test_two_router_replicas_share_rate_limit_budget_and_cache(
             )
 
         await wait_for(known, timeout=10, message="both replicas to know the routers")
-        counters = [_CountingLimiter(p.rate_limiter) for p in pipelines]
-        for pipeline, counter in zip(pipelines, counters, strict=True):
-            pipeline.rate_limiter = counter
+        stages = [_rate_limit_stage(p) for p in pipelines]
+        counters = [_CountingLimiter(stage.limiter) for stage in stages]
+        for stage, counter in zip(stages, counters, strict=True):
+            stage.limiter = counter
         async with stack.client(key) as client:
 
             async def ask(model: str, content: str = "x") -> int:
