@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 import uuid
 from typing import Any, Literal
@@ -126,7 +127,7 @@ class InferenceFront:
                 if not router_ref:
                     raise AccessDenied(400, "`model` must name a router")
             verdict = auth.authorize(headers, router_ref)
-            request = await self._request(api, verdict, body)
+            request = await self._request(api, verdict, body, _trace_id(headers))
         except AccessDenied as denied:
             extra = (
                 [(b"retry-after", str(max(1, round(denied.retry_after or 1))).encode())]
@@ -142,7 +143,9 @@ class InferenceFront:
             return
         await self._relay(request, receive, send, api)
 
-    async def _request(self, api: Api, verdict: Verdict, body: bytes) -> InferRequest:
+    async def _request(
+        self, api: Api, verdict: Verdict, body: bytes, trace_id: str
+    ) -> InferRequest:
         """The message to the router; a body too large for one is parked and sent by name."""
         body_ref = ""
         payloads: PayloadStore = self.services["payloads"]
@@ -159,6 +162,7 @@ class InferenceFront:
             caller=verdict.caller,
             body=msgspec.Raw(body),
             body_ref=body_ref,
+            trace_id=trace_id,
         )
 
     async def _relay(self, request: InferRequest, receive: Any, send: Any, api: Api) -> None:
@@ -226,6 +230,19 @@ class InferenceFront:
             }
         )
         await _respond(send, 200, body)
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _trace_id(headers: dict[str, str]) -> str:
+    """The caller's W3C trace id (from `traceparent`), else a new one, so that every
+    inference event can be found by the trace it belongs to."""
+    parts = headers.get("traceparent", "").split("-")
+    trace = parts[1] if len(parts) >= 4 else ""
+    if len(trace) == 32 and _HEX.issuperset(trace) and trace != "0" * 32:
+        return trace
+    return f"{random.getrandbits(128):032x}"
 
 
 class _ClientGone(Exception):

@@ -184,6 +184,14 @@ async def test_inference_events_are_published(infrastructure: Infrastructure) ->
         await stack.router("observed", [stack.register(price_in=1000.0, price_out=2000.0)])
         key = await stack.api_key()
         await _ready(stack, key, "observed")
+        trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+        async with stack.client(key) as client:
+            response = await client.post(
+                "/v1/chat/completions",
+                headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+                json={"model": "observed", "messages": [{"role": "user", "content": "traced"}]},
+            )
+            assert response.status_code == 200
         js = stack.nc.jetstream()
 
         async def completed_for_org() -> bool:
@@ -193,6 +201,8 @@ async def test_inference_events_are_published(infrastructure: Infrastructure) ->
                 event["org_id"] == stack.org_id
                 and event["cost_usd"] > 0
                 and event["input_tokens"] > 0
+                and event["trace_id"] == trace_id  # the caller's trace, for finding it later
+                and event["request_id"] == response.headers["x-request-id"]
             )
 
         await wait_for(
