@@ -24,6 +24,7 @@ from hyperstrate_gateway.inference.hop import Frame, ReplyMux, RouterUnavailable
 from hyperstrate_kit.http import RequestContextMiddleware
 from hyperstrate_kit.logs import request_id_var
 from hyperstrate_kit.payloads import PayloadMissing, PayloadStore
+from hyperstrate_kit.telemetry import current_trace_id
 
 __all__ = ["InferenceFront"]
 
@@ -127,7 +128,7 @@ class InferenceFront:
                 if not router_ref:
                     raise AccessDenied(400, "`model` must name a router")
             verdict = auth.authorize(headers, router_ref)
-            request = await self._request(api, verdict, body, _trace_id(headers))
+            request = await self._request(api, verdict, body, _trace_id())
         except AccessDenied as denied:
             extra = (
                 [(b"retry-after", str(max(1, round(denied.retry_after or 1))).encode())]
@@ -232,17 +233,10 @@ class InferenceFront:
         await _respond(send, 200, body)
 
 
-_HEX = frozenset("0123456789abcdef")
-
-
-def _trace_id(headers: dict[str, str]) -> str:
-    """The caller's W3C trace id (from `traceparent`), else a new one, so that every
-    inference event can be found by the trace it belongs to."""
-    parts = headers.get("traceparent", "").split("-")
-    trace = parts[1] if len(parts) >= 4 else ""
-    if len(trace) == 32 and _HEX.issuperset(trace) and trace != "0" * 32:
-        return trace
-    return f"{random.getrandbits(128):032x}"
+def _trace_id() -> str:
+    """The caller's trace id (its `traceparent`, which the request middleware attached),
+    else a new one, so that every inference event can be found by the trace it belongs to."""
+    return current_trace_id() or f"{random.getrandbits(128):032x}"
 
 
 class _ClientGone(Exception):

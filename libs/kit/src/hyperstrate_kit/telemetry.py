@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
 __all__ = [
     "TRACEPARENT",
     "configure_tracing",
+    "current_trace_id",
     "current_traceparent",
     "extract_context",
     "inject_headers",
@@ -75,3 +76,10 @@ def extract_context(headers: Mapping[str, Any] | None) -> context.Context:
 def current_traceparent() -> str | None:
     """The `traceparent` of the current span, if any (stored with appended events)."""
     return inject_headers().get(TRACEPARENT)
+
+
+def current_trace_id() -> str:
+    """The W3C trace id (32 hex digits) of the current span or of the caller's attached
+    `traceparent`; empty when there is none."""
+    span_context = trace.get_current_span().get_span_context()
+    return trace.format_trace_id(span_context.trace_id) if span_context.is_valid else ""

@@ -127,7 +127,7 @@ class _FrameRelay:
 
     async def send(self, frame: bytes) -> None:
         """Queue a frame for the client (the pipeline's `SendFrame`)."""
-        if self._sequence == 0 and self._flushing is None:
+        if self._sequence == 0:
             await self._publish(frame)
             return
         self._pending.append(frame)
@@ -143,9 +143,7 @@ class _FrameRelay:
     async def drain(self) -> None:
         """Wait until every queued frame is published (before the end frame goes)."""
         if self._flushing is not None:
-            await self._flushing
-        if self._pending:
-            await self._flush()
+            await self._flushing  # it publishes until nothing is queued
 
     async def _flush(self) -> None:
         try:
