@@ -1,6 +1,12 @@
-"""The gateway passes the admin APIs through: one base URL for everything."""
+"""The gateway passes the admin APIs through: one base URL for everything, each path
+forwarded exactly as sent, and a path that could reach another endpoint refused."""
 
 from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
@@ -13,9 +19,38 @@ from hyperstrate_kit.settings import load_settings
 from hyperstrate_kit.testing import Infrastructure, serve_app, unique_name
 
 
-async def test_admin_routes_reach_their_service_with_status_headers_and_body(
-    infrastructure: Infrastructure,
-) -> None:
+class RecordingService:
+    """An admin service that answers with the request target it received, as bytes: what
+    the pass-through forwarded, seen from the other side of a real socket."""
+
+    def __init__(self) -> None:
+        self.targets: list[bytes] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": f"{message['type']}.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        query = scope["query_string"]
+        target = scope["raw_path"] + (b"?" + query if query else b"")
+        self.targets.append(target)
+        body = json.dumps({"target": target.decode("latin-1")}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+@contextlib.asynccontextmanager
+async def admin_gateway(
+    infrastructure: Infrastructure, routers: RecordingService
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A real auth service and the router stand-in behind a gateway; a client of the gateway."""
     common = {
         "NATS_URL": infrastructure.nats_url,
         "JWT_SECRET": "proxy-test-secret-proxy-test-secret",
@@ -30,44 +65,100 @@ async def test_admin_routes_reach_their_service_with_status_headers_and_body(
             },
         )
     )
-    async with serve_app(auth_app) as auth_url:
+    async with serve_app(auth_app) as auth_url, serve_app(routers) as routers_url:
         gateway_app = create_gateway_app(
             load_settings(
                 GatewaySettings,
                 environ={
                     **common,
                     "AUTH_SERVICE_URL": auth_url,
+                    "ROUTER_SERVICE_URL": routers_url,
                     "CATALOG_SERVICE_URL": f"http://127.0.0.1:{free_port()}",
                 },
             )
         )
         async with (
             serve_app(gateway_app) as gateway_url,
-            httpx.AsyncClient(base_url=gateway_url) as client,
+            httpx.AsyncClient(base_url=gateway_url, timeout=10) as client,
         ):
-            assert (await client.get("/auth/setup/status")).json() == {"setupRequired": True}
-            setup = await client.post(
-                "/auth/setup",
-                json={
-                    "organizationName": "Via gateway",
-                    "email": "a@gw.example",
-                    "password": "long-enough",
-                },
-            )
-            assert setup.status_code == 201
-            token = setup.json()["accessToken"]
-            teams = await client.get(
-                "/auth/teams?perPage=5", headers={"Authorization": f"Bearer {token}"}
-            )
-            assert teams.status_code == 200 and teams.json()["perPage"] == 5
-            assert teams.headers["x-request-id"]
-            bad = await client.post(
-                "/auth/teams", headers={"Authorization": f"Bearer {token}"}, json={"name": ""}
-            )
-            assert bad.status_code == 400 and "name" in bad.json()["fields"]
-            unauthorized = await client.get("/auth/teams")
-            assert unauthorized.status_code == 401
-            # A service that is down is a clear 503 in the envelope, not a hang or a 500.
-            down = await client.get("/ai/catalog")
-            assert down.status_code == 503
-            assert down.json() == {"error": "ai service unavailable", "fields": {}}
+            yield client
+
+
+async def test_admin_routes_reach_their_service_with_status_headers_and_body(
+    infrastructure: Infrastructure,
+) -> None:
+    async with admin_gateway(infrastructure, RecordingService()) as client:
+        assert (await client.get("/auth/setup/status")).json() == {"setupRequired": True}
+        setup = await client.post(
+            "/auth/setup",
+            json={
+                "organizationName": "Via gateway",
+                "email": "a@gw.example",
+                "password": "long-enough",
+            },
+        )
+        assert setup.status_code == 201
+        token = setup.json()["accessToken"]
+        teams = await client.get(
+            "/auth/teams?perPage=5", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert teams.status_code == 200 and teams.json()["perPage"] == 5
+        assert teams.headers["x-request-id"]
+        bad = await client.post(
+            "/auth/teams", headers={"Authorization": f"Bearer {token}"}, json={"name": ""}
+        )
+        assert bad.status_code == 400 and "name" in bad.json()["fields"]
+        unauthorized = await client.get("/auth/teams")
+        assert unauthorized.status_code == 401
+        # A service that is down is a clear 503 in the envelope, not a hang or a 500.
+        down = await client.get("/ai/catalog")
+        assert down.status_code == 503
+        assert down.json() == {"error": "ai service unavailable", "fields": {}}
+
+
+async def test_path_and_query_go_upstream_exactly_as_sent(infrastructure: Infrastructure) -> None:
+    routers = RecordingService()
+    async with admin_gateway(infrastructure, routers) as client:
+        sent = [
+            b"/routers/rtr%5F1/targets?name=a%2Bb+c&tag=%26x&tag=y&empty=",
+            b"/routers/caf%C3%A9/features/f%201",
+            b"/routers",
+        ]
+        for target in sent:
+            answer = await client.get("/", extensions={"target": target})
+            assert answer.status_code == 200, answer.text
+            assert answer.json() == {"target": target.decode()}
+        assert routers.targets == sent
+
+
+CONFUSING_PATHS = [
+    # (request target as sent, a piece of the reason)
+    (b"/auth/..%2Fmetrics", "%2F"),
+    (b"/auth/..%2fmetrics", "%2F"),
+    (b"/ai/conversations/x%2F..%2F..%2Fregistrations", "%2F"),
+    (b"/auth/users/%23x", "'#'"),
+    (b"/auth/users%3Fpage=2", "'?'"),
+    (b"/routers/a%5C..%5Cmetrics", "'\\'"),
+    (b"/routers/abc%0Fdef", "control"),
+    (b"/routers/x%0d%0aforged", "control"),
+    (b"/routers/x%00y", "NUL"),
+    (b"/auth/users/../../metrics", "'..'"),
+    (b"/auth/%2E%2E/metrics", "'..'"),
+    (b"/routers/./x", "'.'"),
+]
+
+
+async def test_a_path_that_decodes_to_another_endpoint_is_a_400_and_never_forwarded(
+    infrastructure: Infrastructure,
+) -> None:
+    routers = RecordingService()
+    async with admin_gateway(infrastructure, routers) as client:
+        for target, reason in CONFUSING_PATHS:
+            # No credentials: before, `/auth/..%2Fmetrics` answered with auth's metrics.
+            answer = await client.get("/", extensions={"target": target})
+            assert answer.status_code == 400, (target, answer.status_code, answer.text[:200])
+            body = answer.json()
+            assert reason in body["error"] and set(body) == {"error", "fields"}, (target, body)
+            if reason != "NUL":  # the request middleware refuses a NUL before any route
+                assert list(body["fields"]) == ["path"] and body["fields"]["path"], body
+        assert routers.targets == []

@@ -1,17 +1,23 @@
 """Admin pass-through: `/auth`, `/ai`, `/routers`, `/prompts`, `/observability` are forwarded
-to the service that owns them, so one base URL serves the whole admin API."""
+to the service that owns them, so one base URL serves the whole admin API.
+
+The path and query go upstream exactly as the client sent them (still percent-encoded);
+a path whose decoding could reach another endpoint is refused with a 400 instead
+(see `hyperstrate_gateway.domain.forwarded_path`)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from litestar import Request, Response, route
 from litestar.handlers import HTTPRouteHandler
 
-from hyperstrate_kit.errors import UnavailableError
+from hyperstrate_gateway.domain.forwarded_path import path_problem
+from hyperstrate_kit.errors import AppError, InvalidInputError, UnavailableError
 
-__all__ = ["admin_proxy_handlers"]
+__all__ = ["UpstreamTimeoutError", "admin_proxy_handlers", "forwarding_failure"]
 
 _METHODS: list[Any] = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 # Hop-by-hop headers (RFC 9110 7.6.1) and those httpx recomputes.
@@ -29,10 +35,19 @@ _DROPPED = frozenset(
         "content-length",
     }
 )
+# httpx hands over the answer already decompressed, so its encoding no longer applies.
+_DROPPED_FROM_ANSWER = _DROPPED | {"content-encoding"}
 
 
-def _forwardable(headers: Any) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in headers.items() if k.lower() not in _DROPPED]
+class UpstreamTimeoutError(AppError):
+    """The service behind the pass-through did not answer in time (504)."""
+
+    status_code = 504
+    default_message = "the service did not answer in time"
+
+
+def _forwardable(headers: Any, dropped: frozenset[str] = _DROPPED) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in headers.items() if k.lower() not in dropped]
 
 
 def admin_proxy_handlers(
@@ -45,32 +60,57 @@ def admin_proxy_handlers(
     return handlers
 
 
+def forwarding_failure(service: str, exc: Exception) -> AppError:
+    """The answer for an httpx failure while forwarding: a client error for a request that
+    cannot go upstream as sent, 504 for a timeout, 503 for everything else; never a 500."""
+    if isinstance(exc, httpx.InvalidURL | httpx.LocalProtocolError):
+        return InvalidInputError(
+            "the request cannot be forwarded as sent", fields={"path": [str(exc)[:200]]}
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeoutError(f"{service} service did not answer in time")
+    return UnavailableError(f"{service} service unavailable")
+
+
+def _target(scope: Any, base_path: bytes) -> bytes:
+    """The request target upstream: the client's raw path and raw query, untouched."""
+    raw_path: bytes = scope.get("raw_path") or quote(scope["path"]).encode()
+    problem = path_problem(raw_path)
+    if problem is not None:
+        raise InvalidInputError(f"invalid path: {problem}", fields={"path": [problem]})
+    query: bytes = scope.get("query_string", b"")
+    return base_path + raw_path + (b"?" + query if query else b"")
+
+
 def _handler(prefix: str, upstream: str, client: httpx.AsyncClient) -> HTTPRouteHandler:
+    service = prefix.strip("/")
+    base_path = httpx.URL(upstream).raw_path.rstrip(b"/")
+
     async def forward(request: Request[Any, Any, Any]) -> Response[bytes]:
-        target = f"{upstream}{request.url.path}"
-        if request.url.query:
-            target = f"{target}?{request.url.query}"
+        # The `target` extension makes httpcore send these bytes as they are: httpx would
+        # otherwise re-normalise the path (dot segments, re-quoting).
+        target = _target(request.scope, base_path)
         try:
             answer = await client.request(
                 request.method,
-                target,
+                upstream,
                 headers=_forwardable(request.headers),
                 content=await request.body(),
+                extensions={"target": target},
             )
-        except httpx.HTTPError as exc:
-            raise UnavailableError(f"{prefix.strip('/')} service unavailable") from exc
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise forwarding_failure(service, exc) from exc
         return Response(
             answer.content,
             status_code=answer.status_code,
-            headers=dict(_forwardable(answer.headers)),
+            headers=dict(_forwardable(answer.headers, _DROPPED_FROM_ANSWER)),
             media_type=answer.headers.get("content-type"),
         )
 
-    name = prefix.strip("/")
     return route(
         [prefix, f"{prefix}/{{path:path}}"],
         http_method=_METHODS,
-        name=f"proxy-{name}",
-        operation_id=f"Proxy{name.title()}",
+        name=f"proxy-{service}",
+        operation_id=f"Proxy{service.title()}",
         include_in_schema=False,
     )(forward)
