@@ -24,7 +24,7 @@ from hyperstrate_catalog.infrastructure.projections import CatalogProjection
 from hyperstrate_catalog.settings import CatalogSettings
 from hyperstrate_catalog.wiring import catalog_event_registry
 from hyperstrate_contracts import Event, encode_event
-from hyperstrate_contracts.auth import ApiKeyCreated, UserCreated
+from hyperstrate_contracts.auth import ApiKeyCreated, UserCreated, VirtualKeyCreated
 from hyperstrate_kit.bus import connect_nats
 from hyperstrate_kit.database import Database
 from hyperstrate_kit.embedded import EmbeddedNats
@@ -158,23 +158,44 @@ def new_org(role: str = "admin") -> Org:
     return Org(org_id=org_id, user_id=user_id, headers={"Authorization": f"Bearer {token}"})
 
 
-async def publish_api_key(js: JetStreamContext, org: Org) -> tuple[str, str]:
-    """Act as the auth service: publish a user and an API key; returns (key id, key)."""
+async def publish_api_key(
+    js: JetStreamContext, org: Org, *, role: str = "admin", router_ids: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """Act as the auth service: publish a user of `role` and an API key acting for them;
+    returns (key id, key)."""
     generated = generate_key("hs_")
-    key_id = unique_name("key")
+    key_id, user_id = unique_name("key"), unique_name("usr")
     events: list[Event] = [
         UserCreated(
-            org_id=org.org_id, aggregate_id=org.user_id, email=f"{org.user_id}@x.example",
-            name="Key owner", role="member",
+            org_id=org.org_id, aggregate_id=user_id, email=f"{user_id}@x.example",
+            name="Key owner", role=role,  # type: ignore[arg-type]
         ),
         ApiKeyCreated(
             org_id=org.org_id, aggregate_id=key_id, name="k", prefix=generated.prefix,
-            key_hash=generated.hash, user_id=org.user_id, role="member",
+            key_hash=generated.hash, user_id=user_id, role=role,  # type: ignore[arg-type]
+            router_ids=router_ids,
         ),
     ]  # fmt: skip
+    await publish_events(js, events)
+    return key_id, generated.key
+
+
+async def publish_virtual_key(js: JetStreamContext, org: Org) -> tuple[str, str]:
+    """Act as the auth service: publish a virtual key; returns (key id, key)."""
+    generated = generate_key("hsv_")
+    key_id = unique_name("vk")
+    created = VirtualKeyCreated(
+        org_id=org.org_id, aggregate_id=key_id, name="v", prefix=generated.prefix,
+        key_hash=generated.hash, max_requests=100,
+    )  # fmt: skip
+    await publish_events(js, [created])
+    return key_id, generated.key
+
+
+async def publish_events(js: JetStreamContext, events: list[Event]) -> None:
+    """Publish events on the stream as their service's relay does."""
     for event in events:
         await js.publish(event.type, encode_event(event), headers={"Nats-Msg-Id": event.event_id})
-    return key_id, generated.key
 
 
 async def register(

@@ -3,7 +3,6 @@ and are they within their requests per second. All in memory."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,8 +10,14 @@ from datetime import datetime
 from hyperstrate_contracts import utc_now
 from hyperstrate_contracts.router import Caller
 from hyperstrate_gateway.inference.directory import RouterDirectory, RouterEntry
-from hyperstrate_kit.errors import UnauthorizedError
-from hyperstrate_kit.keys import KeyDirectory, KeyIdentity
+from hyperstrate_kit.errors import AppError, UnauthorizedError
+from hyperstrate_kit.keys import (
+    KEY_TOKEN_PREFIX,
+    KeyAccess,
+    KeyDirectory,
+    KeyIdentity,
+    credential_of,
+)
 from hyperstrate_kit.security import hash_key
 from hyperstrate_kit.sessions import verify_access_token
 
@@ -26,6 +31,11 @@ class AccessDenied(Exception):
         super().__init__(message)
         self.status, self.message, self.retry_after = status, message, retry_after
 
+    @classmethod
+    def of(cls, error: AppError) -> AccessDenied:
+        """The refusal of the kit's key checks, with its status, reason and retry delay."""
+        return cls(error.status_code, error.message, getattr(error, "retry_after", None))
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
@@ -36,25 +46,29 @@ class Verdict:
 
 
 class InferAuth:
-    """Keys from the AUTH stream, sessions by signature, routers from the ROUTER stream."""
+    """Keys from the AUTH stream, sessions by signature, routers from the ROUTER stream.
+
+    The key checks themselves are the kit's `KeyAccess`, shared with the catalog's direct
+    inference: one governance for every route that reaches a provider."""
 
     def __init__(self, keys: KeyDirectory, routers: RouterDirectory, jwt_secret: str) -> None:
         self.keys, self.routers, self.jwt_secret = keys, routers, jwt_secret
-        self._buckets: dict[str, tuple[float, float]] = {}  # key id -> (tokens, last refill)
+        self.access = KeyAccess(keys)
         self.last_used: dict[str, datetime] = {}  # key hash -> last seen (reported in batches)
 
     def caller(self, headers: Mapping[str, str]) -> tuple[Caller, KeyIdentity | None]:
         """The caller of a request's credentials (401 when there are none or they are bad)."""
-        token = _credential(headers)
+        token = credential_of(headers)
         if not token:
             raise AccessDenied(
                 401, "missing API key: send `Authorization: Bearer <key>` or `x-api-key`"
             )
-        if token.startswith("hs"):
+        if token.startswith(KEY_TOKEN_PREFIX):
             key_hash = hash_key(token)
-            identity = self.keys.lookup(key_hash)
-            if identity is None:
-                raise AccessDenied(401, "invalid, revoked or expired API key")
+            try:
+                identity = self.access.authenticate(key_hash)
+            except AppError as error:
+                raise AccessDenied.of(error) from None
             self.last_used[key_hash] = utc_now()
             team = self.keys.team_limits(identity.team_id)
             return Caller(
@@ -81,35 +95,13 @@ class InferAuth:
         router = self.routers.resolve(caller.org_id, router_ref)
         if router is None or not router.enabled:
             raise AccessDenied(404, f"router {router_ref!r} not found")
-        if identity is not None and not identity.allows_router(router.id):
-            raise AccessDenied(403, "this key may not use this router")
-        if not self.keys.router_allows_team(caller.org_id, router.id, caller.team_id):
-            raise AccessDenied(403, "this router is restricted to other teams")
-        if identity is not None and identity.rate_limit_rps:
-            self._take_token(identity.key_id, identity.rate_limit_rps)
+        try:
+            self.access.admit_router(caller.org_id, router.id, identity)
+        except AppError as error:
+            raise AccessDenied.of(error) from None
         return Verdict(caller, router)
-
-    def _take_token(self, key_id: str, rate: float) -> None:
-        now = time.monotonic()
-        burst = max(1.0, rate)
-        tokens, last = self._buckets.get(key_id, (burst, now))
-        tokens = min(burst, tokens + (now - last) * rate)
-        if tokens < 1:
-            self._buckets[key_id] = (tokens, now)
-            raise AccessDenied(
-                429, "rate limit exceeded for this key", retry_after=(1 - tokens) / rate
-            )
-        self._buckets[key_id] = (tokens - 1, now)
 
     def take_usage(self) -> dict[str, datetime]:
         """Keys seen since the last call (for the batched last-used report)."""
         seen, self.last_used = self.last_used, {}
         return seen
-
-
-def _credential(headers: Mapping[str, str]) -> str:
-    authorization = headers.get("authorization", "")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return headers.get("x-api-key", "").strip()

@@ -3,10 +3,17 @@
 `KeyDirectory` is built from the AUTH stream (replayed at start-up, then followed live by a
 `StreamFollower`) and answers `lookup(key_hash)` in microseconds with no I/O. A revoked key,
 a key of a deleted user or organisation, and an expired key are not found.
+
+`KeyAccess` is the one governance of keys for every route that reaches a provider: the
+gateway's hot routes (`admit_router`) and the catalog's direct inference (`admit_direct`)
+both ask it, so a key's kind, scope, team access and requests per second are judged by the
+same code wherever the key is presented.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -31,8 +38,23 @@ from hyperstrate_contracts.auth import (
     VirtualKeyRevoked,
     VirtualKeyUpdated,
 )
+from hyperstrate_kit.errors import ForbiddenError, RateLimitedError, UnauthorizedError
 
-__all__ = ["KeyDirectory", "KeyIdentity", "TeamLimits"]
+__all__ = [
+    "DIRECT_INFERENCE_RULE",
+    "KEY_TOKEN_PREFIX",
+    "KeyAccess",
+    "KeyDirectory",
+    "KeyIdentity",
+    "TeamLimits",
+    "credential_of",
+    "direct_inference_refusal",
+]
+
+# API keys are `hs_…`, virtual keys `hsv_…`; a session token (a JWT) starts with `eyJ`.
+KEY_TOKEN_PREFIX = "hs"
+
+DIRECT_INFERENCE_RULE = "direct inference at /ai needs an unscoped API key or an admin session"
 
 
 class KeyIdentity(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,6 +84,11 @@ class TeamLimits(msgspec.Struct, frozen=True):
 
     max_requests: int | None = None
     max_cost_usd: float | None = None
+
+    @property
+    def capped(self) -> bool:
+        """True when the team has a request or cost cap."""
+        return self.max_requests is not None or self.max_cost_usd is not None
 
 
 class _User(msgspec.Struct):
@@ -163,3 +190,86 @@ class KeyDirectory:
             reset_period=event.reset_period, rate_limit_rps=event.rate_limit_rps,
             router_ids=event.router_ids, expires_at=event.expires_at,
         )  # fmt: skip
+
+
+def credential_of(headers: Mapping[str, str]) -> str:
+    """The key or token a request carries: `Authorization: Bearer <x>`, else `x-api-key`
+    (headers with lower-case names); "" when there is none."""
+    authorization = headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return headers.get("x-api-key", "").strip()
+
+
+def direct_inference_refusal(identity: KeyIdentity, team: TeamLimits | None) -> str | None:
+    """Why a key may not run direct inference (a registration called with no router in
+    between), or None when it may.
+
+    Scopes, budgets and per-team caps are enforced by routers, so only a key bound by none of
+    them may bypass one: an API key of an admin, with no router scope, outside any capped team.
+    """
+    if identity.kind == "virtual_key":
+        return (
+            "a virtual key may only call routers, which enforce its budgets; "
+            + DIRECT_INFERENCE_RULE
+        )
+    if identity.router_ids:
+        return "this key may only call its routers; " + DIRECT_INFERENCE_RULE
+    if identity.role != "admin":
+        return "this key acts for a member, who may only call routers; " + DIRECT_INFERENCE_RULE
+    if team is not None and team.capped:
+        return "this key's team has a cap, which only routers enforce; " + DIRECT_INFERENCE_RULE
+    return None
+
+
+class KeyAccess:
+    """Who a key is and where it may go, for every ingress that reaches a provider.
+
+    Raises the kit's errors, so an HTTP service answers them as they are: 401 for an unknown,
+    revoked or expired key, 403 with the reason for a key out of its scope, 429 with
+    `retry_after` when a key is over its requests per second. All in memory.
+    """
+
+    def __init__(self, directory: KeyDirectory) -> None:
+        self.directory = directory
+        # Key id -> (tokens, last refill): per process, so each replica grants the key's rate.
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def authenticate(self, key_hash: str, now: datetime | None = None) -> KeyIdentity:
+        """The identity of a live key (401 when unknown, revoked or expired)."""
+        identity = self.directory.lookup(key_hash, now)
+        if identity is None:
+            raise UnauthorizedError("invalid, revoked or expired API key")
+        return identity
+
+    def admit_router(self, org_id: str, router_id: str, identity: KeyIdentity | None) -> None:
+        """May this caller use this router of `org_id`: the key's scope, the router's team
+        access and the key's rate (`identity` None: a session, which has no team)."""
+        if identity is not None and not identity.allows_router(router_id):
+            raise ForbiddenError("this key may not use this router")
+        team_id = identity.team_id if identity is not None else None
+        if not self.directory.router_allows_team(org_id, router_id, team_id):
+            raise ForbiddenError("this router is restricted to other teams")
+        if identity is not None and identity.rate_limit_rps:
+            self._take_token(identity.key_id, identity.rate_limit_rps)
+
+    def admit_direct(self, identity: KeyIdentity) -> None:
+        """May this key run direct inference (403 with the reason), within its rate."""
+        refusal = direct_inference_refusal(identity, self.directory.team_limits(identity.team_id))
+        if refusal is not None:
+            raise ForbiddenError(refusal)
+        if identity.rate_limit_rps:
+            self._take_token(identity.key_id, identity.rate_limit_rps)
+
+    def _take_token(self, key_id: str, rate: float) -> None:
+        now = time.monotonic()
+        burst = max(1.0, rate)
+        tokens, last = self._buckets.get(key_id, (burst, now))
+        tokens = min(burst, tokens + (now - last) * rate)
+        if tokens < 1:
+            self._buckets[key_id] = (tokens, now)
+            raise RateLimitedError(
+                "rate limit exceeded for this key", retry_after=(1 - tokens) / rate
+            )
+        self._buckets[key_id] = (tokens - 1, now)

@@ -31,7 +31,7 @@ from hyperstrate_contracts.catalog import (
 )
 from hyperstrate_kit.bus import RemoteError, serve
 from hyperstrate_kit.errors import NotFoundError
-from hyperstrate_kit.keys import KeyDirectory
+from hyperstrate_kit.keys import KeyAccess, KeyDirectory
 from hyperstrate_kit.service import Runtime, ServiceDefinition, create_service_app
 
 __all__ = ["create_app", "definition"]
@@ -66,6 +66,7 @@ async def _start(runtime: Runtime[CatalogSettings]) -> None:
 
     directory = KeyDirectory()
     runtime.services["keys"] = directory
+    runtime.services["key_access"] = KeyAccess(directory)
     await runtime.follow("auth.>", directory.apply, auth_registry())
 
     async def credentials(request: CredentialsRequest) -> Any:

@@ -14,10 +14,12 @@ from catalog_support import (
     new_org,
     openai_url,
     publish_api_key,
+    publish_virtual_key,
     register,
 )
 
 from hyperstrate_kit.bus import connect_nats
+from hyperstrate_kit.keys import DIRECT_INFERENCE_RULE
 from hyperstrate_kit.testing import wait_for
 from hyperstrate_providers.fake_upstream import FakeUpstream
 
@@ -154,31 +156,46 @@ async def test_streamed_inference_relays_chunks_and_reports_usage(
         await nc.drain()
 
 
-async def test_infer_accepts_an_api_key_from_the_auth_stream(
+async def test_direct_inference_takes_an_admins_unscoped_key_and_refuses_the_rest_with_why(
     catalog: Catalog, fake_upstream: FakeUpstream
 ) -> None:
     org = new_org()
     registration = await register(catalog.client, org, openai_url(fake_upstream))
     nc = await connect_nats(catalog.settings.nats_url, "test-auth")
+    js = nc.jetstream()
     try:
-        key_id, key = await publish_api_key(nc.jetstream(), org)
+        key_id, key = await publish_api_key(js, org)
+        _, scoped = await publish_api_key(js, org, router_ids=("rtr_other",))
+        _, members = await publish_api_key(js, org, role="member")
+        _, virtual = await publish_virtual_key(js, org)
     finally:
         await nc.drain()
     body = {"registrationId": registration["id"], "messages": MESSAGES}
 
-    async def accepted() -> bool:
-        response = await catalog.client.post(
-            "/ai/infer", headers={"Authorization": f"Bearer {key}"}, json=body
-        )
-        return response.status_code == 200
+    async def infer(headers: dict[str, str]) -> Any:
+        return await catalog.client.post("/ai/infer", headers=headers, json=body)
 
-    await wait_for(accepted, message="the API key to reach the catalog's key projection")
-    wrong = await catalog.client.post(
-        "/ai/infer", headers={"Authorization": "Bearer hs_notakey"}, json=body
-    )
-    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid API key"
-    anonymous = await catalog.client.post("/ai/infer", json=body)
-    assert anonymous.status_code == 401
+    async def answered(credential: str) -> Any:
+        response = await infer({"Authorization": f"Bearer {credential}"})
+        return response if response.status_code != 401 else None  # not yet projected
+
+    assert (await wait_for(lambda: answered(key), message="the key projected")).status_code == 200
+    assert (await infer({"x-api-key": key})).status_code == 200
+    for credential, reason in (
+        (scoped, "this key may only call its routers"),
+        (members, "this key acts for a member"),
+        (virtual, "a virtual key may only call routers"),
+    ):
+        refused = await wait_for(lambda c=credential: answered(c), message="the key projected")  # type: ignore[misc]
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"].startswith(reason)
+        assert refused.json()["error"].endswith(DIRECT_INFERENCE_RULE)
+    member_session = await infer(new_org(role="member").headers)
+    assert member_session.status_code == 403 and "member" in member_session.json()["error"]
+    wrong = await infer({"Authorization": "Bearer hs_notakey"})
+    assert wrong.status_code == 401
+    assert wrong.json()["error"] == "invalid, revoked or expired API key"
+    assert (await catalog.client.post("/ai/infer", json=body)).status_code == 401
     # An API key may not reach the admin API.
     admin = await catalog.client.get(
         "/ai/registrations", headers={"Authorization": f"Bearer {key}"}

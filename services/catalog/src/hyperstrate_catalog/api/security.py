@@ -1,5 +1,6 @@
-"""Who may call the infer routes: an API key (looked up in memory by its hash, no database
-call) or a session token. Admin routes use the kit's `admin_guard`."""
+"""Who may run direct inference (`/ai/infer`, `/ai/jobs`, `/ai/conversations/{id}/send`):
+an admin session, or a key the kit's `KeyAccess` lets bypass routers (looked up in memory by
+its hash, no database call). Admin routes use the kit's `admin_guard`."""
 
 from __future__ import annotations
 
@@ -10,26 +11,26 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from hyperstrate_catalog.application.common import Caller
-from hyperstrate_kit.errors import InvalidInputError, UnauthorizedError
-from hyperstrate_kit.keys import KeyDirectory
+from hyperstrate_kit.errors import ForbiddenError, InvalidInputError, UnauthorizedError
+from hyperstrate_kit.keys import DIRECT_INFERENCE_RULE, KEY_TOKEN_PREFIX, KeyAccess, credential_of
 from hyperstrate_kit.security import OutboundUrlGuard, UnsafeUrlError, hash_key
-from hyperstrate_kit.sessions import Principal, bearer_token, verify_access_token
+from hyperstrate_kit.sessions import Principal, verify_access_token
 
-__all__ = ["API_KEY_PREFIX", "caller_of", "check_outbound_url", "infer_guard"]
-
-API_KEY_PREFIX = "hs_"
+__all__ = ["caller_of", "check_outbound_url", "infer_guard"]
 
 
 def infer_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Litestar guard: `Authorization: Bearer hs_…` (an API key) or a session token."""
-    token = bearer_token(connection)
-    if token is None:
+    """Litestar guard of direct inference: `Authorization: Bearer <key or session>` (or
+    `x-api-key`). A registration called directly skips every router's scope, limits and
+    budgets, so only an admin session or an unscoped, uncapped admin's API key pass (403 with
+    the reason otherwise), and a key's requests per second apply as at the gateway."""
+    token = credential_of(connection.headers)
+    if not token:
         raise UnauthorizedError("missing bearer token")
-    if token.startswith(API_KEY_PREFIX):
-        directory: KeyDirectory = connection.app.state.runtime.services["keys"]
-        identity = directory.lookup(hash_key(token))
-        if identity is None or identity.kind != "api_key":
-            raise UnauthorizedError("invalid API key")
+    if token.startswith(KEY_TOKEN_PREFIX):
+        access: KeyAccess = connection.app.state.runtime.services["key_access"]
+        identity = access.authenticate(hash_key(token))
+        access.admit_direct(identity)
         connection.state.principal = Principal(
             org_id=identity.org_id, user_id=identity.user_id or "", role=identity.role
         )
@@ -41,6 +42,8 @@ def infer_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHand
         )
         return
     principal = verify_access_token(token, connection.app.state.jwt_secret)
+    if not principal.is_admin:
+        raise ForbiddenError("a member may only call routers; " + DIRECT_INFERENCE_RULE)
     connection.state.principal = principal
     connection.state.caller = Caller.of(principal)
 
