@@ -251,6 +251,7 @@ class RegistrationInfo(msgspec.Struct, frozen=True, kw_only=True):
     model: str
     base_url: str | None = None
     context_window: int = 0
+    max_output_tokens: int = 0  # 0: unknown
     input_per_million: float = 0.0
     output_per_million: float = 0.0
     cached_input_per_million: float | None = None

@@ -22,7 +22,13 @@ from hyperstrate_providers.adapters import (
 from hyperstrate_providers.anthropic_types import decode_messages_request
 from hyperstrate_providers.errors import ErrorClass, ProviderError, TranslationError
 from hyperstrate_providers.openai_types import decode_chat_request
-from hyperstrate_providers.usage import ModelPrice, TokenUsage, cost_of, estimate_usage
+from hyperstrate_providers.usage import (
+    ModelPrice,
+    TokenUsage,
+    cost_of,
+    estimate_usage,
+    request_token_bound,
+)
 from hyperstrate_providers.wire import WireDecodeError, WireObject
 
 __all__ = [
@@ -43,4 +49,5 @@ __all__ = [
     "decode_chat_request",
     "decode_messages_request",
     "estimate_usage",
+    "request_token_bound",
 ]

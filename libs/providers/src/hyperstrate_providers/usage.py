@@ -32,6 +32,8 @@ __all__ = [
     "estimate_request_tokens",
     "estimate_tokens",
     "estimate_usage",
+    "request_token_bound",
+    "text_token_bound",
     "usage_from_anthropic",
     "usage_from_gemini",
     "usage_from_openai",
@@ -42,6 +44,11 @@ __all__ = [
 CHARS_PER_TOKEN = 4
 MESSAGE_FRAMING_TOKENS = 4
 MEDIA_PART_TOKENS = 85
+# Upper bounds for budget reservations: byte-level BPE tokenizers spend at least ~3 UTF-8
+# bytes per token on English, code and CJK text alike, and a high-detail image costs at most
+# ~1,600 tokens at OpenAI and Anthropic.
+BYTES_PER_TOKEN_BOUND = 3
+MEDIA_PART_TOKEN_BOUND = 2_000
 _MILLION = Decimal(1_000_000)
 
 
@@ -208,3 +215,34 @@ def estimate_usage(
         output_tokens=output_tokens,
         estimated=True,
     )
+
+
+def text_token_bound(text: str) -> int:
+    """An upper bound on the tokens of `text` (see `request_token_bound`)."""
+    return -(-len(text.encode()) // BYTES_PER_TOKEN_BOUND)
+
+
+def request_token_bound(request: openai.ChatCompletionRequest) -> int:
+    """An upper bound on a request's prompt tokens (what a budget reserves before the call;
+    `estimate_request_tokens` is the likelier count, used to bill when no usage came)."""
+    tokens = 0
+    for message in request.messages:
+        tokens += MESSAGE_FRAMING_TOKENS
+        content = message.content
+        if isinstance(content, str):
+            tokens += text_token_bound(content)
+        elif content is not None:
+            for part in content:
+                if isinstance(part, openai.TextPart):
+                    tokens += text_token_bound(part.text)
+                elif isinstance(part, openai.RefusalPart):
+                    tokens += text_token_bound(part.refusal)
+                else:
+                    tokens += MEDIA_PART_TOKEN_BOUND
+        for call in message.tool_calls or ():
+            tokens += text_token_bound(call.function.name + call.function.arguments)
+    if request.tools:
+        tokens += text_token_bound(msgspec.json.encode(request.tools).decode())
+    if request.response_format is not None:
+        tokens += text_token_bound(msgspec.json.encode(request.response_format).decode())
+    return tokens

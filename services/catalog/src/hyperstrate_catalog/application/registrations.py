@@ -290,6 +290,7 @@ class RegistrationService:
                     model=view.model,
                     base_url=view.base_url,
                     context_window=model.context_window,
+                    max_output_tokens=model.max_output_tokens,
                     input_per_million=_money(price.input_per_million),
                     output_per_million=_money(price.output_per_million),
                     cached_input_per_million=_money(cached) if cached is not None else None,

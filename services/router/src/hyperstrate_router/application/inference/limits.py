@@ -10,8 +10,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
+
+from hyperstrate_contracts.budgets import (
+    BUDGET_PERIODS,
+    SubjectSpend,
+    is_billed,
+    period_end,
+    period_key,
+    spend_subjects,
+)
+from hyperstrate_contracts.inference import InferenceCompleted, InferenceFailed
 
 __all__ = [
     "BudgetCap",
@@ -21,9 +31,13 @@ __all__ = [
     "MemoryRateLimiter",
     "RateLimiter",
     "Reservation",
+    "nanos",
     "period_end",
     "period_key",
 ]
+
+NANOS_PER_USD = 1_000_000_000
+_OWN_REQUESTS_KEPT = 100_000
 
 
 class RateLimiter(Protocol):
@@ -52,33 +66,6 @@ class MemoryRateLimiter:
         return (1 - tokens) / rate_per_second
 
 
-def period_key(reset_period: str | None, now: datetime | None = None) -> str:
-    """The budget period a moment falls in: the day, the ISO week, the month, or ever."""
-    moment = now or datetime.now(UTC)
-    if reset_period == "daily":
-        return moment.strftime("%Y-%m-%d")
-    if reset_period == "weekly":
-        year, week, _ = moment.isocalendar()
-        return f"{year}-W{week:02d}"
-    if reset_period == "monthly":
-        return moment.strftime("%Y-%m")
-    return "all"
-
-
-def period_end(reset_period: str | None, now: datetime | None = None) -> datetime | None:
-    """When the budget period a moment falls in ends (UTC); None for a period without end."""
-    moment = now or datetime.now(UTC)
-    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    if reset_period == "daily":
-        return midnight + timedelta(days=1)
-    if reset_period == "weekly":  # ISO weeks start on Monday
-        return midnight + timedelta(days=7 - moment.weekday())
-    if reset_period == "monthly":
-        first = midnight.replace(day=1)
-        return (first + timedelta(days=32)).replace(day=1)
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class BudgetCap:
     """A cap on one subject (router, virtual key or team)."""
@@ -94,6 +81,7 @@ class Reservation:
     """What was reserved, to settle or release."""
 
     entries: tuple[tuple[str, float], ...]  # (ledger key, reserved cost)
+    request_id: str = ""
 
 
 class BudgetExceeded(Exception):
@@ -107,7 +95,9 @@ class BudgetExceeded(Exception):
 class BudgetLedger(Protocol):
     """Reserve-then-settle spending against caps."""
 
-    async def reserve(self, caps: list[BudgetCap], estimated_cost: float) -> Reservation:
+    async def reserve(
+        self, caps: list[BudgetCap], estimated_cost: float, request_id: str = ""
+    ) -> Reservation:
         """Reserve one request and its estimated cost under every cap, all or none."""
         ...
 
@@ -123,43 +113,98 @@ class BudgetLedger(Protocol):
 @dataclass(slots=True)
 class _Usage:
     requests: int = 0
-    cost: float = 0.0
+    nanos: int = 0  # cost in nano-dollars: sums of tiny costs stay exact
+
+
+def nanos(usd: float) -> int:
+    """USD as integer nano-dollars."""
+    return round(usd * NANOS_PER_USD)
 
 
 class MemoryBudgetLedger:
-    """The ledger in this process. Each operation runs without awaiting, so it is atomic."""
+    """The ledger in this process. Each operation runs without awaiting, so it is atomic.
+
+    A subject's usage is kept for every period (day, week, month, ever), not only its cap's,
+    so spend learnt from observability or from other replicas' events (which do not say
+    which period a cap uses) lands where any cap will look.
+    """
 
     def __init__(self) -> None:
         self._usage: dict[str, _Usage] = {}
+        self._own: dict[str, None] = {}  # request ids this process reserved for, in order
 
-    async def reserve(self, caps: list[BudgetCap], estimated_cost: float) -> Reservation:
+    async def reserve(
+        self, caps: list[BudgetCap], estimated_cost: float, request_id: str = ""
+    ) -> Reservation:
         """All caps checked first, then all reserved: no partial reservation survives."""
-        keys = [(cap, f"{cap.subject}:{period_key(cap.reset_period)}") for cap in caps]
+        now = datetime.now(UTC)
+        estimate = nanos(estimated_cost)
+        keys = [(cap, f"{cap.subject}:{period_key(cap.reset_period, now)}") for cap in caps]
         for cap, key in keys:
             usage = self._usage.get(key, _Usage())
             if cap.max_requests is not None and usage.requests + 1 > cap.max_requests:
                 raise BudgetExceeded(cap.subject)
-            if cap.max_cost_usd is not None and usage.cost + estimated_cost > cap.max_cost_usd:
+            if cap.max_cost_usd is not None and usage.nanos + estimate > nanos(cap.max_cost_usd):
                 raise BudgetExceeded(cap.subject)
         for _, key in keys:
             usage = self._usage.setdefault(key, _Usage())
             usage.requests += 1
-            usage.cost += estimated_cost
-        return Reservation(tuple((key, estimated_cost) for _, key in keys))
+            usage.nanos += estimate
+        if request_id:
+            self._own[request_id] = None
+            if len(self._own) > _OWN_REQUESTS_KEPT:  # an event that never came back
+                del self._own[next(iter(self._own))]
+        return Reservation(tuple((key, estimated_cost) for _, key in keys), request_id)
 
     async def settle(self, reservation: Reservation, actual_cost: float) -> None:
-        """Correct the cost by what the call really cost."""
+        """Correct the cost by what the call really cost; count it in the other periods."""
+        now = datetime.now(UTC)
+        actual = nanos(actual_cost)
         for key, reserved in reservation.entries:
-            self._usage.setdefault(key, _Usage()).cost += actual_cost - reserved
+            self._usage.setdefault(key, _Usage()).nanos += actual - nanos(reserved)
+            subject = key.rsplit(":", 1)[0]
+            for period in BUDGET_PERIODS:
+                other = f"{subject}:{period_key(period, now)}"
+                if other != key:
+                    self._add(other, 1, actual)
 
     async def release(self, reservation: Reservation) -> None:
         """Give the request and its estimate back."""
+        self._own.pop(reservation.request_id, None)
         for key, reserved in reservation.entries:
-            usage = self._usage.setdefault(key, _Usage())
-            usage.requests -= 1
-            usage.cost -= reserved
+            self._add(key, -1, -nanos(reserved))
+
+    def restore(self, spend: SubjectSpend) -> None:
+        """Add what observability recorded for a subject (at start-up, before serving)."""
+        for period, requests in spend.requests.items():
+            self._add(f"{spend.subject}:{period}", requests, 0)
+        for period, cost in spend.cost_usd.items():
+            self._add(f"{spend.subject}:{period}", 0, nanos(cost))
+
+    def observe(self, event: InferenceCompleted | InferenceFailed) -> None:
+        """Count an inference another replica (or this one, before a restart) billed."""
+        if event.request_id in self._own:  # this process reserved and settled it already
+            del self._own[event.request_id]
+            return
+        if not is_billed(event):
+            return
+        cost = nanos(event.cost_usd)
+        for subject in spend_subjects(event.router_id, event.virtual_key_id, event.team_id):
+            for period in BUDGET_PERIODS:
+                self._add(f"{subject}:{period_key(period, event.occurred_at)}", 1, cost)
+
+    def forget_past_periods(self, now: datetime | None = None) -> None:
+        """Drop the usage of periods that have ended (nothing checks them any more)."""
+        current = {period_key(period, now) for period in BUDGET_PERIODS}
+        for key in [k for k in self._usage if k.rsplit(":", 1)[1] not in current]:
+            del self._usage[key]
+
+    def _add(self, key: str, requests: int, cost: int) -> None:
+        usage = self._usage.setdefault(key, _Usage())
+        usage.requests += requests
+        usage.nanos += cost
 
     def used(self, subject: str, reset_period: str | None = None) -> tuple[int, float]:
         """Requests and cost used in the current period (for tests and reporting)."""
         usage = self._usage.get(f"{subject}:{period_key(reset_period)}", _Usage())
-        return usage.requests, usage.cost
+        return usage.requests, usage.nanos / NANOS_PER_USD

@@ -79,7 +79,7 @@ class InferencePipeline:
         self.inference = TargetInference(catalog, providers, selector, latency, sleep)
         self.stages: Sequence[Stage] = (
             RateLimitStage(rate_limiter),
-            BudgetStage(ledger),
+            BudgetStage(ledger, catalog, prompts),
             ResponseCacheStage(cache),
             LinkedPromptStage(prompts),
             self.inference,

@@ -3,6 +3,7 @@ cache and the linked prompt. Each is a `Stage`; a router without the feature pas
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import msgspec
@@ -22,8 +23,15 @@ from hyperstrate_router.application.inference.limits import (
     BudgetLedger,
     RateLimiter,
 )
+from hyperstrate_router.application.inference.spend_bound import spend_bound
 from hyperstrate_router.application.inference.state import PromptTable
-from hyperstrate_router.domain.features import BudgetConfig, RateLimitConfig, ResponseCacheConfig
+from hyperstrate_router.application.inference.target_inference import CatalogPort
+from hyperstrate_router.domain.features import (
+    BudgetConfig,
+    RateLimitConfig,
+    ResponseCacheConfig,
+    StructuredOutputConfig,
+)
 
 __all__ = ["BudgetStage", "LinkedPromptStage", "RateLimitStage", "ResponseCacheStage"]
 
@@ -46,21 +54,27 @@ class RateLimitStage:
 
 
 class BudgetStage:
-    """Router, virtual key and team caps: a reservation before the call, settled on the real
-    cost after it (a cut stream included); released when no model was called."""
+    """Router, virtual key and team caps: a reservation of the most the request can cost
+    before the call (`spend_bound`), settled on the real cost after it (a cut stream
+    included); released when no model was called."""
 
-    def __init__(self, ledger: BudgetLedger) -> None:
-        self.ledger = ledger
+    def __init__(self, ledger: BudgetLedger, catalog: CatalogPort, prompts: PromptTable) -> None:
+        self.ledger, self.catalog, self.prompts = ledger, catalog, prompts
 
     async def __call__(self, context: InferenceContext, send: SendFrame, proceed: Proceed) -> None:
         caps = budget_caps(context)
         if not caps:
             await proceed()
             return
+        bound = await self._bound(context)
         try:
-            reservation = await self.ledger.reserve(caps, 0.0)
+            reservation = await self.ledger.reserve(caps, bound, context.request.request_id)
         except BudgetExceeded as exc:
-            raise Refusal(429, f"budget exceeded ({exc.subject.split(':')[0]})") from exc
+            raise Refusal(
+                429,
+                f"budget exceeded ({exc.subject.split(':')[0]}): this request may cost up to "
+                f"${bound:.6f}; a lower max_tokens reserves less",
+            ) from exc
         try:
             await proceed()
         except BaseException:
@@ -70,6 +84,26 @@ class BudgetStage:
                 await self.ledger.settle(reservation, context.cost)
             raise
         await self.ledger.settle(reservation, context.cost)
+
+    async def _bound(self, context: InferenceContext) -> float:
+        router = context.router
+        registrations = []
+        for target in router.live_targets():
+            with contextlib.suppress(LookupError):  # a gone registration is never called
+                registrations.append(
+                    await self.catalog.registration(router.org_id, target.registration_id)
+                )
+        structured = router.features.get("structured_output")
+        calls = 1
+        if isinstance(structured, StructuredOutputConfig) and structured.repair:
+            calls += structured.max_repair_attempts
+        prompt = self.prompts.get(router.org_id, router.prompt_id) if router.prompt_id else None
+        added = ""
+        if prompt is not None:  # the linked prompt goes first, its variables filled in
+            raw = context.chat.raw
+            variables = [raw.get("metadata"), raw.get("variables")]
+            added = prompt.text + msgspec.json.encode(variables).decode()
+        return spend_bound(context.chat.typed, registrations, calls, added)
 
 
 def budget_caps(context: InferenceContext) -> list[BudgetCap]:

@@ -34,9 +34,11 @@ from redis.exceptions import RedisError
 
 from hyperstrate_router.application.inference.cache import CachedAnswer
 from hyperstrate_router.application.inference.limits import (
+    NANOS_PER_USD,
     BudgetCap,
     BudgetExceeded,
     Reservation,
+    nanos,
     period_end,
     period_key,
 )
@@ -53,7 +55,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-NANOS_PER_USD = 1_000_000_000
 # A budget key outlives its period by this much: a call that started before the period ended
 # still settles into it, and replicas whose clocks disagree a little still find it.
 BUDGET_KEY_MARGIN = timedelta(days=1)
@@ -271,10 +272,6 @@ return 0
 """
 
 
-def _nanos(usd: float) -> int:
-    return round(usd * NANOS_PER_USD)
-
-
 class RedisBudgetLedger:
     """Reserve-then-settle spending against caps, atomic across replicas (Lua scripts).
 
@@ -294,16 +291,18 @@ class RedisBudgetLedger:
         """The key of a subject's usage in the period `now` falls in."""
         return f"{self.namespace}{subject}:{period_key(reset_period, now)}"
 
-    async def reserve(self, caps: list[BudgetCap], estimated_cost: float) -> Reservation:
+    async def reserve(
+        self, caps: list[BudgetCap], estimated_cost: float, request_id: str = ""
+    ) -> Reservation:
         """One request and its estimate under every cap, all or none (BudgetExceeded)."""
         now = datetime.now(UTC)
-        keys, args = [], [_nanos(estimated_cost)]
+        keys, args = [], [nanos(estimated_cost)]
         for cap in caps:
             keys.append(self.ledger_key(cap.subject, cap.reset_period, now))
             end = period_end(cap.reset_period, now)
             args += [
                 -1 if cap.max_requests is None else cap.max_requests,
-                -1 if cap.max_cost_usd is None else _nanos(cap.max_cost_usd),
+                -1 if cap.max_cost_usd is None else nanos(cap.max_cost_usd),
                 -1 if end is None else int((end + BUDGET_KEY_MARGIN).timestamp()),
             ]
         refused: int | None = await self.outage.attempt(
@@ -317,14 +316,12 @@ class RedisBudgetLedger:
 
     async def settle(self, reservation: Reservation, actual_cost: float) -> None:
         """Replace the estimate with the real cost (the request stays counted)."""
-        changes = [
-            (0, _nanos(actual_cost) - _nanos(reserved)) for _, reserved in reservation.entries
-        ]
+        changes = [(0, nanos(actual_cost) - nanos(reserved)) for _, reserved in reservation.entries]
         await self._apply("budget settle", reservation, changes)
 
     async def release(self, reservation: Reservation) -> None:
         """Give the request and its estimate back."""
-        changes = [(-1, -_nanos(reserved)) for _, reserved in reservation.entries]
+        changes = [(-1, -nanos(reserved)) for _, reserved in reservation.entries]
         await self._apply("budget release", reservation, changes)
 
     async def _apply(
