@@ -1,6 +1,8 @@
 """Structured logging: colored lines on a terminal, JSON lines otherwise.
 
 Extra fields passed with `logger.info("...", extra={"fields": {...}})` are emitted as keys.
+One record is one line in either format: a message or field value holding CR, LF or another
+control character (a client's path, say) is written escaped, so it cannot forge a line.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any, Literal
 
 import msgspec
 
-__all__ = ["configure_logging", "request_id_var"]
+__all__ = ["ConsoleFormatter", "JsonFormatter", "configure_logging", "one_line", "request_id_var"]
 
 # Set by the request-id middleware so every log line of a request carries it.
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -25,6 +27,19 @@ _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
 }
 _COLORS = {"DEBUG": "\x1b[36m", "INFO": "\x1b[32m", "WARNING": "\x1b[33m", "ERROR": "\x1b[31m"}
 _DIM, _RESET = "\x1b[2m", "\x1b[0m"
+# C0 controls, DEL, and the characters some viewers also take for line breaks (NEL, LS, PS);
+# ESC among them, so a value cannot paint the terminal either.
+_ESCAPES = {code: ascii(chr(code))[1:-1] for code in (*range(0x20), 0x7F, 0x85, 0x2028, 0x2029)}
+
+
+# JSON escapes the C0 controls itself; these three it may leave raw, valid in JSON but line
+# breaks to some log viewers.
+_JSON_ESCAPES = {code: f"\\u{code:04x}" for code in (0x85, 0x2028, 0x2029)}
+
+
+def one_line(value: object) -> str:
+    """`value` as text on a single line: control characters written as Python escapes."""
+    return str(value).translate(_ESCAPES)
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -59,7 +74,7 @@ class JsonFormatter(logging.Formatter):
         entry.update(_fields(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return self._encoder.encode(entry).decode()
+        return self._encoder.encode(entry).decode().translate(_JSON_ESCAPES)
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -75,12 +90,17 @@ class ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         time = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.%f")[:-3]
         level = self._paint(_COLORS.get(record.levelname, ""), record.levelname[:4])
-        extras = " ".join(f"{self._paint(_DIM, k + '=')}{v}" for k, v in _fields(record).items())
-        line = f"{self._paint(_DIM, time)} {level} {record.getMessage()}"
+        extras = " ".join(
+            f"{self._paint(_DIM, one_line(k) + '=')}{one_line(v)}"
+            for k, v in _fields(record).items()
+        )
+        line = f"{self._paint(_DIM, time)} {level} {one_line(record.getMessage())}"
         if extras:
             line = f"{line} {extras}"
         if record.exc_info:
-            line = f"{line}\n{self.formatException(record.exc_info)}"
+            # A traceback keeps its lines, each indented: none can pass for a record.
+            traceback = self.formatException(record.exc_info).split("\n")
+            line = "\n    ".join([line, *map(one_line, traceback)])
         return line
 
 
