@@ -42,13 +42,12 @@ async def start_inference(runtime: Runtime[RouterSettings]) -> None:
     pipeline = InferencePipeline(
         routers, prompts, catalog, ProviderClient(pool), TargetSelector(latency), latency,
         backends.rate_limiter, backends.ledger, backends.cache, publisher,
+        payload_max_bytes=settings.payload_max_bytes,
     )  # fmt: skip
 
     def on_health(event: object) -> None:
         if isinstance(event, RegistrationHealthChanged):
-            (pipeline.unhealthy.discard if event.healthy else pipeline.unhealthy.add)(
-                event.aggregate_id
-            )
+            pipeline.inference.health.report(event.aggregate_id, event.healthy)
 
     await runtime.follow("router.>", routers.apply, router_registry())
     await runtime.follow("prompts.>", prompts.apply, prompts_registry())

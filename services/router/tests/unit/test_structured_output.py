@@ -13,6 +13,7 @@ from hyperstrate_contracts.router import Caller, InferRequest
 from hyperstrate_providers import CompletionResult, TokenUsage, WireObject
 from hyperstrate_providers.openai_types import ChatCompletion
 from hyperstrate_router.application.inference.cache import MemoryResponseCache
+from hyperstrate_router.application.inference.formats import stream_error_frame
 from hyperstrate_router.application.inference.limits import MemoryBudgetLedger, MemoryRateLimiter
 from hyperstrate_router.application.inference.pipeline import InferencePipeline
 from hyperstrate_router.application.inference.state import (
@@ -153,3 +154,17 @@ async def test_still_off_the_schema_after_the_repair_is_a_502() -> None:
     error = json.loads(bytes(end.body))["error"]["message"]
     assert "does not match the requested JSON schema" in error and "answer" in error
     assert events.emitted[-1].type == "inference.failed"
+    assert events.emitted[-1].error_class == "structured_output_invalid"
+
+
+def test_a_stream_ends_with_an_error_frame_in_the_clients_api() -> None:
+    openai = stream_error_frame("openai", 502, "off the schema", "structured_output_invalid")
+    assert openai.startswith(b"data: ") and openai.endswith(b"\n\n")
+    assert json.loads(openai[6:])["error"]["code"] == "structured_output_invalid"
+    anthropic = stream_error_frame("anthropic", 502, "off the schema")
+    event, data = anthropic.decode().strip().split("\n")
+    assert event == "event: error"
+    assert json.loads(data.removeprefix("data: ")) == {
+        "type": "error",
+        "error": {"type": "api_error", "message": "off the schema"},
+    }

@@ -179,12 +179,16 @@ class StructuredOutputConfig(FeatureConfig, frozen=True, kw_only=True):
 
 
 class HealthCheckConfig(FeatureConfig, frozen=True, kw_only=True):
-    """Skip targets marked down (after `failure_threshold` consecutive failures) until a
-    check `recheck_seconds` later finds them healthy again."""
+    """Skip targets marked down (after `failure_threshold` consecutive failures of real
+    requests or probes, or a down verdict of observability) until a check `recheck_seconds`
+    later finds them healthy again. `probe`: `models` relies on observability's catalog-wide
+    list-models probe; `chat` also sends each target a one-token chat every
+    `recheck_seconds` from the router (it catches a model that lists but cannot answer)."""
 
     skip_unhealthy: bool = True
     recheck_seconds: Annotated[float, msgspec.Meta(gt=0.0, le=_DAY)] = 30.0
     failure_threshold: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
+    probe: Literal["models", "chat"] = "models"
 
 
 # -- features accepted and stored now, implemented in a later issue -----------------------

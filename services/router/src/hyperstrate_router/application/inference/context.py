@@ -19,11 +19,19 @@ Proceed = Callable[[], Awaitable[None]]
 
 
 class Refusal(Exception):
-    """The pipeline answers the client now with this status and message."""
+    """The pipeline answers the client now with this status and message; `error_class` is
+    what `inference.failed` records (e.g. `structured_output_invalid`)."""
 
-    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        retry_after: float | None = None,
+        error_class: str = "refused",
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.retry_after = status, message, retry_after
+        self.error_class = error_class
 
 
 @dataclass

@@ -18,7 +18,14 @@ from hyperstrate_providers.translate import (
     openai_response_to_anthropic,
 )
 
-__all__ = ["Api", "api_error", "canonical_request", "completion_body", "openai_frame"]
+__all__ = [
+    "Api",
+    "api_error",
+    "canonical_request",
+    "completion_body",
+    "openai_frame",
+    "stream_error_frame",
+]
 
 Api = Literal["openai", "anthropic"]
 _encoder = msgspec.json.Encoder()
@@ -49,6 +56,15 @@ def api_error(api: Api, status: int, message: str, code: str | None = None) -> b
     return _encoder.encode(
         {"error": {"message": message, "type": kind, "param": None, "code": code}}
     )
+
+
+def stream_error_frame(api: Api, status: int, message: str, code: str | None = None) -> bytes:
+    """The SSE frame that ends a stream with an error, as the client's SDK reads one:
+    OpenAI's `data: {"error": ...}`, Anthropic's `event: error`."""
+    body = api_error(api, status, message, code)
+    if api == "anthropic":
+        return b"event: error\ndata: " + body + b"\n\n"
+    return b"data: " + body + b"\n\n"
 
 
 def canonical_request(api: Api, body: bytes) -> WireObject[ChatCompletionRequest]:

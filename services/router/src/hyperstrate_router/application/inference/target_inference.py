@@ -1,7 +1,7 @@
 """The pipeline's last stage: pick the targets (strategy, health, fallback), call the model
 (retry with backoff on retryable failures, the next target on failure, also when a stream
-breaks before its first byte), check structured output, stream frames as they come, and
-price what ran, also when the client left midway."""
+breaks before its first byte), check structured output (a streamed answer at its end), stream
+frames as they come, and price what ran, also when the client left midway."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ from hyperstrate_router.application.inference.formats import (
     anthropic_frame,
     completion_body,
     openai_frame,
+    stream_error_frame,
 )
 from hyperstrate_router.application.inference.state import RouterState, Target
 from hyperstrate_router.application.inference.strategies import LatencyTracker, TargetSelector
@@ -48,6 +49,11 @@ from hyperstrate_router.application.inference.structured import (
     requested_schema,
     schema_violation,
 )
+from hyperstrate_router.application.inference.target_health import (
+    Outcome,
+    TargetHealth,
+    outcome_of,
+)
 from hyperstrate_router.domain.features import (
     FallbackConfig,
     HealthCheckConfig,
@@ -55,9 +61,12 @@ from hyperstrate_router.domain.features import (
     StructuredOutputConfig,
 )
 
-__all__ = ["CatalogPort", "TargetInference"]
+__all__ = ["STRUCTURED_OUTPUT_INVALID", "CatalogPort", "TargetInference", "provider_config"]
 
 Sleep = Callable[[float], Awaitable[Any]]
+
+#: The error class `inference.failed` records for an answer off the requested schema.
+STRUCTURED_OUTPUT_INVALID = "structured_output_invalid"
 
 
 class CatalogPort(Protocol):
@@ -85,7 +94,7 @@ class TargetInference:
     ) -> None:
         self.catalog, self.providers = catalog, providers
         self.selector, self.latency, self.sleep = selector, latency, sleep
-        self.unhealthy: set[str] = set()  # registration ids the health monitor marked down
+        self.health = TargetHealth()  # `health_check`: the breakers of the router's targets
 
     async def __call__(self, context: InferenceContext, send: SendFrame, proceed: Proceed) -> None:
         try:
@@ -95,7 +104,9 @@ class TargetInference:
 
     async def _infer(self, context: InferenceContext, send: SendFrame) -> None:
         router = context.router
-        targets = [t for t in self.selector.order(router) if not self._skipped(router, t)]
+        health = router.features.get("health_check")
+        health = health if isinstance(health, HealthCheckConfig) else None
+        targets, gated = self._candidates(router, health)
         if not targets:
             raise Refusal(503, "the router has no available target")
         fallback = router.features.get("fallback")
@@ -105,7 +116,6 @@ class TargetInference:
             targets = targets[:1]
         retry = router.features.get("retry")
         retry = retry if isinstance(retry, RetryConfig) else None
-        attempts = retry.max_attempts if retry else 1
         last_error: ProviderError | None = None
         for target in targets:
             if (
@@ -114,33 +124,72 @@ class TargetInference:
                 and (last_error.error_class.value not in fallback.on_errors)
             ):
                 break  # not a failure this router falls back on
-            for attempt in range(attempts):
-                try:
-                    await self._call(context, target, send)
-                    return
-                except ProviderError as error:
-                    last_error = error
-                    if context.frames:  # the client has bytes already: no second try
-                        raise
-                    if (
-                        retry is not None
-                        and attempt + 1 < attempts
-                        and error.retryable
-                        and error.error_class.value in retry.retry_on
-                    ):
-                        await self.sleep(_backoff(retry, attempt + 1, error.retry_after))
-                        continue
-                    break
-        assert last_error is not None
+            if gated and health is not None and not self.health.admit(router.id, target, health):
+                continue  # half-open, and another request is its check right now
+            last_error = await self._attempts(context, target, send, retry, health, gated)
+            if last_error is None:
+                return
+        if last_error is None:  # every target left was another request's health check
+            raise Refusal(503, "the router's targets are being re-checked; retry shortly")
         raise last_error
 
-    def _skipped(self, router: RouterState, target: Target) -> bool:
-        health = router.features.get("health_check")
-        return (
-            isinstance(health, HealthCheckConfig)
-            and health.skip_unhealthy
-            and target.registration_id in self.unhealthy
-        )
+    async def _attempts(
+        self,
+        context: InferenceContext,
+        target: Target,
+        send: SendFrame,
+        retry: RetryConfig | None,
+        health: HealthCheckConfig | None,
+        gated: bool,
+    ) -> ProviderError | None:
+        """Call one target, retried as configured: None once it answered, else the last
+        failure (raised when the client has bytes already: no other target can follow)."""
+        router_id = context.router.id
+        attempts = retry.max_attempts if retry else 1
+        for attempt in range(attempts):
+            try:
+                await self._call(context, target, send)
+            except ProviderError as error:
+                if health is not None:
+                    self.health.record(router_id, target, health, outcome_of(error.error_class))
+                if context.frames:
+                    raise
+                if (
+                    gated
+                    and health is not None
+                    and not self.health.available(router_id, target, health)
+                ):
+                    return error  # its breaker just opened: no more calls to it
+                if (
+                    retry is None
+                    or attempt + 1 >= attempts
+                    or not error.retryable
+                    or error.error_class.value not in retry.retry_on
+                ):
+                    return error
+                await self.sleep(_backoff(retry, attempt + 1, error.retry_after))
+            except Refusal:  # the target answered; the answer itself was refused
+                if health is not None:
+                    self.health.record(router_id, target, health, Outcome.SUCCESS)
+                raise
+            else:
+                if health is not None:
+                    self.health.record(router_id, target, health, Outcome.SUCCESS)
+                return None
+        raise AssertionError("unreachable: the last attempt returns")
+
+    def _candidates(
+        self, router: RouterState, health: HealthCheckConfig | None
+    ) -> tuple[list[Target], bool]:
+        """The targets to try, best first, and whether their breakers gate each call.
+
+        Open targets are skipped while another target remains; when every target is open
+        they are all tried anyway (a call that may succeed beats a certain refusal)."""
+        ordered = self.selector.order(router)
+        if health is None or not health.skip_unhealthy:
+            return ordered, False
+        available = [t for t in ordered if self.health.available(router.id, t, health)]
+        return (available, True) if available else (ordered, False)
 
     async def _call(self, context: InferenceContext, target: Target, send: SendFrame) -> None:
         org_id = context.router.org_id
@@ -152,17 +201,13 @@ class TargetInference:
                 ErrorClass.SERVER_ERROR, "a target's registration is gone", provider="catalog"
             ) from exc
         context.target = target
-        config = ProviderConfig(
-            kind=ProviderKind(credentials.provider),
-            model=credentials.model,
-            api_key=credentials.api_key,
-            base_url=credentials.base_url,
-        )
+        config = provider_config(credentials)
         request = _with_model(context.chat, credentials.model)
         started = time.perf_counter()
+        closing: list[bytes] = []
         try:
             if context.stream:
-                await self._stream(context, config, request, send)
+                closing = await self._stream(context, config, request, send)
             else:
                 result = await self.providers.complete(config, request)
                 context.first_token_at = time.perf_counter()
@@ -172,6 +217,8 @@ class TargetInference:
         finally:
             self.latency.record(target.id, time.perf_counter() - started)
         context.cost = self._cost(context.registration, context.usage)
+        if context.stream:
+            await self._end_stream(context, request, closing, send)
 
     async def _structured(
         self,
@@ -198,9 +245,38 @@ class TargetInference:
             violation = schema_violation(answer, schema)
         if violation is not None:
             raise Refusal(
-                502, f"the model's answer does not match the requested JSON schema: {violation}"
+                502,
+                f"the model's answer does not match the requested JSON schema: {violation}",
+                error_class=STRUCTURED_OUTPUT_INVALID,
             )
         return result
+
+    async def _end_stream(
+        self,
+        context: InferenceContext,
+        request: WireObject[ChatCompletionRequest],
+        closing: list[bytes],
+        send: SendFrame,
+    ) -> None:
+        """The stream's closing frames; with `structured_output`, an answer off the schema
+        ends with an error frame instead (it reached the client already: no repair)."""
+        feature = context.router.features.get("structured_output")
+        schema = requested_schema(request.raw) if feature is not None else None
+        if isinstance(feature, StructuredOutputConfig) and schema is not None:
+            violation = schema_violation("".join(context.output_text), schema)
+            if violation is not None:
+                message = (
+                    f"the streamed answer does not match the requested JSON schema: {violation}"
+                )
+                frame = stream_error_frame(
+                    context.request.api, 502, message, STRUCTURED_OUTPUT_INVALID
+                )
+                context.frames.append(frame)
+                await send(frame)
+                raise Refusal(502, message, error_class=STRUCTURED_OUTPUT_INVALID)
+        for frame in closing:
+            context.frames.append(frame)
+            await send(frame)
 
     async def _stream(
         self,
@@ -208,7 +284,8 @@ class TargetInference:
         config: ProviderConfig,
         request: WireObject[ChatCompletionRequest],
         send: SendFrame,
-    ) -> None:
+    ) -> list[bytes]:
+        """Relay the stream's frames as they come; returns its closing frames, unsent."""
         anthropic = (
             OpenAIStreamToAnthropic(model=config.model)
             if context.request.api == "anthropic"
@@ -236,11 +313,9 @@ class TargetInference:
             closing = (
                 [anthropic_frame(e) for e in anthropic.finish()] if anthropic else [OPENAI_DONE]
             )
-            for frame in closing:
-                context.frames.append(frame)
-                await send(frame)
         if stream.usage is not None:
             context.usage = stream.usage
+        return closing
 
     def _bill_what_ran(self, context: InferenceContext) -> None:
         """A stream cut before its usage arrived is billed on an estimate of what ran."""
@@ -259,6 +334,16 @@ class TargetInference:
             registration.cached_input_per_million,
         )
         return float(cost_of(usage, price))
+
+
+def provider_config(credentials: Credentials) -> ProviderConfig:
+    """How to call a registration's provider."""
+    return ProviderConfig(
+        kind=ProviderKind(credentials.provider),
+        model=credentials.model,
+        api_key=credentials.api_key,
+        base_url=credentials.base_url,
+    )
 
 
 @functools.lru_cache(maxsize=4096)
