@@ -41,6 +41,7 @@ from hyperstrate_contracts import (
     StreamSpec,
     dead_letter_subject,
 )
+from hyperstrate_kit.actors import acting_as, system_actor
 from hyperstrate_kit.database import Database
 from hyperstrate_kit.metrics import CONSUMER_HANDLED, CONSUMER_LAG
 from hyperstrate_kit.telemetry import extract_context, inject_headers, tracer
@@ -214,6 +215,7 @@ class ConsumerRunner(Generic[T]):
         self.fetch_timeout = fetch_timeout
         self._stopping = asyncio.Event()
         self._subscription: JetStreamContext.PullSubscription | None = None
+        self._actor = system_actor(f"consumer:{spec.durable}")
 
     async def run(self) -> None:
         """Fetch and handle batches until `stop()`; an in-flight batch finishes first."""
@@ -258,7 +260,10 @@ class ConsumerRunner(Generic[T]):
         parent = extract_context(msg.headers)
         token = otel_context.attach(parent)
         try:
-            with tracer().start_as_current_span(f"consume {msg.subject}"):
+            with (
+                acting_as(self._actor),  # what a handler appends, the consumer did
+                tracer().start_as_current_span(f"consume {msg.subject}"),
+            ):
                 try:
                     decoded = self.decode(msg)
                 except Exception as exc:

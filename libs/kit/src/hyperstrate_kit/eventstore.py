@@ -32,6 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hyperstrate_contracts import Event, EventRegistry
+from hyperstrate_contracts.metadata import Actor, recorded_actor
+from hyperstrate_kit.actors import event_metadata
 from hyperstrate_kit.database import Database, advisory_key
 from hyperstrate_kit.telemetry import TRACEPARENT, current_traceparent
 
@@ -86,6 +88,11 @@ class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
     recorded_at: datetime
     event: Event
     metadata: dict[str, Any] = {}
+
+    @property
+    def actor(self) -> Actor | None:
+        """Who made the change, as the writer recorded it (None for older events)."""
+        return recorded_actor(self.metadata)
 
 
 class Projection(Protocol):
@@ -166,7 +173,8 @@ class EventStore:
         current = await self.stream_version(stream_id, session=session)
         if current != expected_version:
             raise ConcurrencyError(stream_id, expected_version, current)
-        metadata = dict(metadata or {})
+        # Who, in which request: named once per request or task, never by the use case.
+        metadata = {**event_metadata(), **(metadata or {})}
         traceparent = current_traceparent()
         if traceparent:  # the relay sends it on, so consumers join the writer's trace
             metadata.setdefault(TRACEPARENT, traceparent)

@@ -1,7 +1,8 @@
 """The outbox relay: publishes the event store to JetStream, in position order, at least once.
 
 Each event goes to the subject named by its type with `Nats-Msg-Id` = its event id, so the
-stream's duplicate window drops a re-publish after a crash. The cursor advances only past
+stream's duplicate window drops a re-publish after a crash; its metadata (actor, request id,
+`traceparent`) travels as headers. The cursor advances only past
 acknowledged events. One relay per database is active at a time (a session advisory lock);
 the others wait to take over. LISTEN/NOTIFY wakes it as soon as an append commits.
 """
@@ -18,10 +19,10 @@ import msgspec
 from nats.js import JetStreamContext
 from sqlalchemy import text
 
+from hyperstrate_contracts.metadata import metadata_headers
 from hyperstrate_kit.database import advisory_key
 from hyperstrate_kit.eventstore import EVENTS_CHANNEL, EventStore, StoredEvent
 from hyperstrate_kit.metrics import RELAY_LAG, RELAY_PUBLISHED
-from hyperstrate_kit.telemetry import TRACEPARENT
 
 __all__ = ["OutboxRelay"]
 
@@ -102,10 +103,8 @@ class OutboxRelay:
         return published
 
     async def _publish(self, stored: StoredEvent) -> None:
-        headers = {"Nats-Msg-Id": stored.event.event_id}
-        traceparent = stored.metadata.get(TRACEPARENT)
-        if traceparent:
-            headers[TRACEPARENT] = traceparent
+        # The metadata (actor, request id, trace) rides in headers: the body stays the event.
+        headers = {"Nats-Msg-Id": stored.event.event_id, **metadata_headers(stored.metadata)}
         await self.js.publish(
             stored.event.type,
             msgspec.json.encode(stored.event),

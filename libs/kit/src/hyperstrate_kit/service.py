@@ -25,6 +25,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from hyperstrate_contracts import STREAMS, ConsumerSpec, Event, EventRegistry, StreamSpec
+from hyperstrate_kit.actors import acting_as, system_actor
 from hyperstrate_kit.bus import (
     ConsumerRunner,
     StreamFollower,
@@ -121,8 +122,11 @@ class Runtime(Generic[S]):
         return self.js
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        """Run background work for the service's lifetime; a crash is logged, not silent."""
-        task = asyncio.create_task(coroutine, name=name)
+        """Run background work for the service's lifetime; a crash is logged, not silent.
+
+        Events it appends record the actor `system` with the task's `name`.
+        """
+        task = asyncio.create_task(_as_system(coroutine, name), name=name)
         task.add_done_callback(_log_task_end)
         self._tasks.append(task)
         return task
@@ -191,8 +195,9 @@ class Runtime(Generic[S]):
             relay = OutboxRelay(self.event_store, self.js)
             self.services["relay"] = relay
             self.spawn(relay.run(), "outbox-relay")
-        for hook in definition.on_start:
-            await hook(self)
+        with acting_as(system_actor("start-up")):
+            for hook in definition.on_start:
+                await hook(self)
 
     async def stop(self) -> None:
         """Drain consumers, stop followers and tasks, close NATS and the database."""
@@ -213,6 +218,11 @@ class Runtime(Generic[S]):
                 await self.nc.drain()
         if self.database is not None:
             await self.database.close()
+
+
+async def _as_system(coroutine: Coroutine[Any, Any, T], task: str) -> T:
+    with acting_as(system_actor(task)):
+        return await coroutine
 
 
 def _log_task_end(task: asyncio.Task[Any]) -> None:

@@ -17,6 +17,8 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from hyperstrate_contracts.metadata import Actor
+from hyperstrate_kit.actors import identify
 from hyperstrate_kit.errors import ForbiddenError, UnauthorizedError
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "Principal",
     "admin_guard",
     "bearer_token",
+    "establish_caller",
     "issue_access_token",
     "principal_of",
     "session_guard",
@@ -99,12 +102,24 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+def establish_caller(
+    connection: ASGIConnection[Any, Any, Any, Any],
+    principal: Principal,
+    actor: Actor | None = None,
+) -> None:
+    """Put the authenticated caller on the request: the `principal` handlers take, and the
+    actor its events record (default: the principal's user; an API-key guard passes the key).
+    """
+    connection.state.principal = principal
+    identify(actor or Actor(kind="user", id=principal.user_id))
+
+
 def session_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Litestar guard: a valid session token, any role (401 otherwise)."""
     token = bearer_token(connection)
     if token is None:
         raise UnauthorizedError("missing bearer token")
-    connection.state.principal = verify_access_token(token, connection.app.state.jwt_secret)
+    establish_caller(connection, verify_access_token(token, connection.app.state.jwt_secret))
 
 
 def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:

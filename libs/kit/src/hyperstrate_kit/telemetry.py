@@ -15,6 +15,8 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
 
+from hyperstrate_contracts.metadata import TRACEPARENT
+
 __all__ = [
     "TRACEPARENT",
     "configure_tracing",
@@ -24,8 +26,6 @@ __all__ = [
     "inject_headers",
     "tracer",
 ]
-
-TRACEPARENT = "traceparent"
 
 
 def configure_tracing(

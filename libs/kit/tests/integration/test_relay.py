@@ -6,16 +6,19 @@ import asyncio
 from typing import Any
 
 import msgspec
-from kit_support import TEST_STREAM, WidgetCreated, registry
+from kit_support import TEST_STREAM, WidgetCreated, WidgetRenamed, registry
 from nats.js import JetStreamContext
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hyperstrate_contracts import ConsumerSpec
+from hyperstrate_contracts.metadata import Actor
+from hyperstrate_kit.actors import acting_as
 from hyperstrate_kit.bus import ConsumerRunner, event_decoder, idempotent, provision_consumer
 from hyperstrate_kit.database import Database
 from hyperstrate_kit.eventstore import EventStore
+from hyperstrate_kit.logs import request_id_var
 from hyperstrate_kit.relay import OutboxRelay
 from hyperstrate_kit.testing import wait_for
 
@@ -197,3 +200,64 @@ async def test_writer_trace_travels_with_the_event_to_jetstream(
 
     msg = await test_stream.get_msg(TEST_STREAM.name, 1)
     assert msg.headers is not None and msg.headers["traceparent"].split("-")[1] == trace_id
+
+
+async def test_actor_and_request_id_travel_with_the_event_to_jetstream(
+    database: Database, test_stream: JetStreamContext
+) -> None:
+    store = EventStore(database, registry)
+    request = request_id_var.set("req-42")
+    try:
+        with acting_as(Actor(kind="api_key", id="key-7")):
+            stored = await store.append(
+                "widget-a", 0, [WidgetCreated(org_id="o", aggregate_id="a", name="n")]
+            )
+    finally:
+        request_id_var.reset(request)
+    await store.append("widget-b", 0, [WidgetCreated(org_id="o", aggregate_id="b", name="n")])
+
+    assert stored[0].actor == Actor(kind="api_key", id="key-7")
+    loaded = await store.load("widget-a")
+    assert loaded[0].actor == Actor(kind="api_key", id="key-7")
+    assert loaded[0].metadata["Hs-Request-Id"] == "req-42"
+    await OutboxRelay(store, test_stream, name="actors").publish_pending()
+
+    named = await test_stream.get_msg(TEST_STREAM.name, 1)
+    assert named.headers is not None
+    assert named.headers["Hs-Actor-Kind"] == "api_key"
+    assert named.headers["Hs-Actor-Id"] == "key-7"
+    assert named.headers["Hs-Request-Id"] == "req-42"
+    assert b"key-7" not in named.data  # metadata rides beside the body, not in it
+    unnamed = await test_stream.get_msg(TEST_STREAM.name, 2)
+    assert "Hs-Actor-Kind" not in (unnamed.headers or {})
+    assert "Hs-Request-Id" not in (unnamed.headers or {})
+
+
+async def test_a_consumers_appends_record_the_consumer_as_a_system_actor(
+    database: Database, test_stream: JetStreamContext
+) -> None:
+    store = EventStore(database, registry)
+    spec = ConsumerSpec(stream=TEST_STREAM.name, durable="renamer", description="t")
+    await provision_consumer(test_stream, spec)
+
+    async def rename(event: Any, _msg: Any) -> None:
+        await store.append(
+            f"widget-{event.aggregate_id}",
+            1,
+            [WidgetRenamed(org_id="o", aggregate_id=event.aggregate_id, name="renamed")],
+        )
+
+    runner = ConsumerRunner(test_stream, spec, rename, event_decoder(registry))
+    task = asyncio.create_task(runner.run())
+    try:
+        await store.append("widget-c", 0, [WidgetCreated(org_id="o", aggregate_id="c", name="n")])
+        await OutboxRelay(store, test_stream, name="consumed").publish_pending()
+
+        async def renamed() -> bool:
+            return len(await store.load("widget-c")) == 2
+
+        await wait_for(renamed, timeout=10, message="the consumer's append")
+    finally:
+        await runner.stop()
+        await asyncio.wait_for(task, 10)
+    assert (await store.load("widget-c"))[1].actor == Actor(kind="system", id="consumer:renamer")
