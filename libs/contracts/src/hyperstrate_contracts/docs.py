@@ -22,6 +22,7 @@ import msgspec
 
 import hyperstrate_contracts
 from hyperstrate_contracts.events import Event
+from hyperstrate_contracts.metadata import EVENT_HEADERS
 from hyperstrate_contracts.streams import STREAMS, ConsumerSpec, Retention, StreamSpec
 
 __all__ = ["generate", "main"]
@@ -39,7 +40,7 @@ _JSON_NAMES: dict[Any, str] = {
     list: "array",
     Any: "any",
 }
-_SKIPPED_MODULES = {"docs", "events", "streams"}
+_SKIPPED_MODULES = {"docs", "events", "metadata", "streams"}
 
 
 def _modules() -> list[types.ModuleType]:
@@ -181,6 +182,15 @@ def generate() -> str:
         "`aggregate_id` is the id of the thing the event is about; `aggregate_version` its",
         "version after the event; `version` the schema version of the payload (a breaking",
         "change bumps it). New fields always come with defaults: ignore fields you do not know.",
+        "",
+        "## Headers",
+        "",
+        "Besides `Nats-Msg-Id`, an event carries its writer's metadata as headers (ids, never",
+        "secrets; a header is absent when its value is unknown):",
+        "",
+        "| header | holds |",
+        "| --- | --- |",
+        *(f"| `{name}` | {about} |" for name, about in EVENT_HEADERS),
     ]
     for stream in STREAMS:
         in_stream = sorted(tag for tag in events if _stream_of(tag) is stream)
