@@ -7,11 +7,12 @@ from typing import Any
 
 import msgspec
 from nats.aio.client import Client as NatsClient
-from observability_support import Client, admin_of, new_org
+from observability_support import JWT_SECRET, Client, admin_of, new_org
 
 from hyperstrate_contracts import new_event_id
 from hyperstrate_contracts.auth import ApiKeyCreated, TeamCreated
 from hyperstrate_contracts.prompts import PromptCreated
+from hyperstrate_kit.sessions import verify_access_token
 from hyperstrate_kit.testing import wait_for
 
 
@@ -65,8 +66,12 @@ async def test_admin_events_of_every_stream_are_audited_and_scoped(
     for event in typed:
         await js.publish(event.type, msgspec.json.encode(event))
     for subject, body in raw:
-        await js.publish(subject, msgspec.json.encode(body))
+        # As a writer's relay sends it: the actor in headers, beside the body.
+        headers = {"Hs-Actor-Kind": "api_key", "Hs-Actor-Id": "key-3"}
+        named = subject == "catalog.registration.created"
+        await js.publish(subject, msgspec.json.encode(body), headers=headers if named else None)
     admin = admin_of(org)
+    admin_user_id = verify_access_token(admin["Authorization"].split()[1], JWT_SECRET).user_id
     webhook = await observability_client.post(
         "/observability/webhooks",
         headers=admin,
@@ -98,14 +103,27 @@ async def test_admin_events_of_every_stream_are_audited_and_scoped(
     assert (key["service"], key["aggregateType"], key["action"]) == ("auth", "api_key", "created")
     assert key["aggregateId"] == "key-1"
     assert key["data"]["key_hash"] == "***" and key["data"]["name"] == "ci"
-    assert found["prompts.prompt.created"]["actorId"] == "usr-42"
-    assert found["catalog.registration.created"]["actorId"] is None
-    assert found["observability.webhook.created"]["actorId"]  # the admin who created it
+    # An event recorded before actors travelled in headers names its user in its body.
+    prompt = found["prompts.prompt.created"]
+    assert (prompt["actorKind"], prompt["actorId"]) == ("user", "usr-42")
+    registration = found["catalog.registration.created"]
+    assert (registration["actorKind"], registration["actorId"]) == ("api_key", "key-3")
+    assert (found["auth.team.created"]["actorKind"], found["auth.team.created"]["actorId"]) == (
+        None,
+        None,
+    )
+    hook = found["observability.webhook.created"]
+    assert (hook["actorKind"], hook["actorId"]) == ("user", admin_user_id)  # who created it
 
     assert {e["type"] for e in await entries("&actorId=usr-42")} == {
         "prompts.prompt.created",
         "router.router.created",
     }
+    assert {e["type"] for e in await entries("&actorKind=api_key")} == {
+        "catalog.registration.created"
+    }
+    bad_kind = await observability_client.get("/observability/audit?actorKind=robot", headers=admin)
+    assert bad_kind.status_code == 400 and "actorKind" in bad_kind.json()["fields"]
     assert {e["type"] for e in await entries("&service=auth")} == {
         "auth.team.created",
         "auth.api_key.created",

@@ -193,6 +193,10 @@ class AuditController(Controller):
         ] = None,
         type_: Annotated[str | None, QueryParameter(name="type", max_length=100)] = None,
         actor_id: Annotated[str | None, QueryParameter(name="actorId", max_length=100)] = None,
+        actor_kind: Annotated[
+            Literal["user", "api_key", "operator", "system"] | None,
+            QueryParameter(name="actorKind"),
+        ] = None,
         aggregate_id: Annotated[
             str | None, QueryParameter(name="aggregateId", max_length=100)
         ] = None,
@@ -204,6 +208,7 @@ class AuditController(Controller):
             service=service,
             type=type_,
             actor_id=actor_id,
+            actor_kind=actor_kind,
             aggregate_id=aggregate_id,
         )
         items, total = await queries.audit(principal, where, page_params)

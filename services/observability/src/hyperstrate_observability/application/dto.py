@@ -161,6 +161,7 @@ class AuditFilter:
     service: str | None = None
     type: str | None = None
     actor_id: str | None = None
+    actor_kind: str | None = None
     aggregate_id: str | None = None
 
 
@@ -172,6 +173,8 @@ class AuditEntryView(View):
     aggregate_id: str
     action: str
     actor_id: str | None
+    #: "user", "api_key", "operator" (the CLI) or "system"; null for an unattributed change.
+    actor_kind: str | None
     data: dict[str, object]
     occurred_at: datetime
     recorded_at: datetime

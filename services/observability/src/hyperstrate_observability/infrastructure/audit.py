@@ -1,9 +1,10 @@
 """The audit log's consumer: admin events of every service, read generically.
 
-Only the envelope is decoded (type from the subject; org, aggregate, event id, time and the
-actor if the event names one), so events another service adds tomorrow are audited without
-a change here. Activity that is not administration (inference, job progress, conversation
-messages) is left out, and values that look like secrets are masked.
+Only the envelope is decoded (type from the subject; org, aggregate, event id, time) and the
+actor from the headers the writer's relay sets (`Hs-Actor-Kind`, `Hs-Actor-Id`), so events
+another service adds tomorrow are audited without a change here. Activity that is not
+administration (inference, job progress, conversation messages) is left out, and values
+that look like secrets are masked.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from hyperstrate_contracts import (
     ConsumerSpec,
     StreamSpec,
 )
+from hyperstrate_contracts.metadata import Actor, recorded_actor
 from hyperstrate_kit.database import Database
 from hyperstrate_observability.infrastructure.tables import audit_log
 
@@ -60,8 +62,8 @@ class _Envelope(msgspec.Struct):
     aggregate_id: str
     event_id: str
     occurred_at: datetime
+    #: Events recorded before actors travelled in headers named their user here.
     actor_id: str | None = None
-    actor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,7 @@ class AuditEntry:
     org_id: str
     type: str
     aggregate_id: str
-    actor_id: str | None
+    actor: Actor | None
     occurred_at: datetime
     data: dict[str, Any]
 
@@ -108,7 +110,9 @@ def decode_audit_entry(msg: Msg) -> AuditEntry | None:
     if not isinstance(raw, dict):
         raise ValueError("an event is a JSON object")
     envelope = msgspec.convert(raw, _Envelope)
-    actor = envelope.actor_id or envelope.actor or (msg.headers or {}).get("Hs-Actor")
+    actor = recorded_actor(msg.headers)
+    if actor is None and envelope.actor_id:
+        actor = Actor(kind="user", id=envelope.actor_id)
     data = _masked({k: v for k, v in raw.items() if k not in _ENVELOPE})
     if len(msgspec.json.encode(data)) > _MAX_DATA_BYTES:
         data = {"truncated": True, "fields": sorted(data)}
@@ -117,7 +121,7 @@ def decode_audit_entry(msg: Msg) -> AuditEntry | None:
         org_id=envelope.org_id,
         type=msg.subject,
         aggregate_id=envelope.aggregate_id,
-        actor_id=actor,
+        actor=actor,
         occurred_at=envelope.occurred_at,
         data=data,
     )
@@ -135,7 +139,8 @@ async def record_audit_entry(session: AsyncSession, entry: AuditEntry) -> None:
         aggregate_type=aggregate_type or rest,
         action=action,
         aggregate_id=entry.aggregate_id,
-        actor_id=entry.actor_id,
+        actor_id=entry.actor.id if entry.actor else None,
+        actor_kind=entry.actor.kind if entry.actor else None,
         data=entry.data,
         occurred_at=entry.occurred_at,
     )

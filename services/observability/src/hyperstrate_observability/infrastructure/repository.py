@@ -217,6 +217,7 @@ class ObservabilityRepository:
             (a.service, where.service),
             (a.type, where.type),
             (a.actor_id, where.actor_id),
+            (a.actor_kind, where.actor_kind),
             (a.aggregate_id, where.aggregate_id),
         ):
             if value is not None:

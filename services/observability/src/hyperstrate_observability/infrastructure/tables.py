@@ -132,11 +132,13 @@ audit_log = Table(
     Column("action", Text, nullable=False),
     Column("aggregate_id", Text, nullable=False),
     Column("actor_id", Text),
+    Column("actor_kind", Text),
     Column("data", JSONB, nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_audit_log_org_time", "org_id", text("occurred_at DESC"), "event_id"),
     Index("ix_audit_log_time", "occurred_at"),
+    Index("ix_audit_log_org_actor", "org_id", "actor_id", text("occurred_at DESC")),
 )
 
 registration_health = Table(
