@@ -31,6 +31,7 @@ from opentelemetry.context import Context
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError
 
+from hyperstrate_kit.actors import close_request_scope, open_request_scope
 from hyperstrate_kit.errors import AppError, ErrorBody, RateLimitedError
 from hyperstrate_kit.eventstore import ConcurrencyError
 from hyperstrate_kit.logs import request_id_var
@@ -207,6 +208,7 @@ class RequestContextMiddleware:
             return
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        actor_scope = open_request_scope()  # the guard names the caller in it
         trace_token = _attach_incoming_trace(scope)
         status = 500
         started = time.perf_counter()
@@ -240,6 +242,7 @@ class RequestContextMiddleware:
                     log.log(
                         level, "%s %s %d", scope["method"], path, status, extra={"fields": fields}
                     )
+            close_request_scope(actor_scope)
             request_id_var.reset(token)
             if trace_token is not None:
                 otel_context.detach(trace_token)

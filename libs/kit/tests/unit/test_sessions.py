@@ -9,6 +9,7 @@ from litestar import Litestar, get
 from litestar.di import NamedDependency
 from litestar.testing import TestClient
 
+from hyperstrate_kit.actors import current_actor
 from hyperstrate_kit.http import create_http_app
 from hyperstrate_kit.sessions import (
     Principal,
@@ -33,9 +34,20 @@ def admin_only() -> dict[str, bool]:
     return {"ok": True}
 
 
+@get("/who", guards=[admin_guard])
+async def who() -> dict[str, str | None]:
+    actor = current_actor()  # what an append in this handler would record
+    return {"kind": actor.kind if actor else None, "id": actor.id if actor else None}
+
+
+@get("/anonymous")
+async def anonymous() -> dict[str, bool]:
+    return {"named": current_actor() is not None}
+
+
 @pytest.fixture
 def client() -> Iterator[TestClient[Litestar]]:
-    app = create_http_app(title="t", route_handlers=[me, admin_only], frontend_url="http://x",
+    app = create_http_app(title="t", route_handlers=[me, admin_only, who, anonymous], frontend_url="http://x",
                           jwt_secret=SECRET)  # fmt: skip
     with TestClient(app) as test_client:
         yield test_client
@@ -69,3 +81,14 @@ def test_admin_guard_needs_the_admin_role(client: TestClient[Litestar]) -> None:
     member = client.get("/admin-only", headers=_auth(MEMBER))
     assert member.status_code == 403 and member.json()["error"] == "admin role required"
     assert client.get("/admin-only").status_code == 401
+
+
+def test_the_guard_names_the_caller_as_the_actor_of_its_request(
+    client: TestClient[Litestar],
+) -> None:
+    # The sync guard runs in a worker thread; the handler must still see whom it named.
+    for principal in (ADMIN, Principal(org_id="org1", user_id="u3", role="admin")):
+        response = client.get("/who", headers=_auth(principal))
+        assert response.json() == {"kind": "user", "id": principal.user_id}
+    # One request's caller never leaks into the next, unauthenticated one.
+    assert client.get("/anonymous").json() == {"named": False}
