@@ -10,6 +10,7 @@ from litestar import Litestar
 from hyperstrate_auth.api.controllers import CONTROLLERS
 from hyperstrate_auth.application.oidc import IdentityProvider, OidcLoginService
 from hyperstrate_auth.application.service import AuthService
+from hyperstrate_auth.infrastructure.oauth2 import OAuth2Provider
 from hyperstrate_auth.infrastructure.oidc import OidcProvider
 from hyperstrate_auth.infrastructure.passwords import Argon2PasswordHasher
 from hyperstrate_auth.infrastructure.projections import AuthProjection
@@ -37,18 +38,19 @@ def build_auth_service(runtime: Runtime[AuthSettings]) -> AuthService:
 
 def _build_oidc(runtime: Runtime[AuthSettings], auth: AuthService) -> OidcLoginService:
     settings = runtime.settings
-    http = httpx.AsyncClient(timeout=10.0)
+    # Only the configured endpoints are called, and a redirect is never followed elsewhere.
+    http = httpx.AsyncClient(
+        timeout=10.0, follow_redirects=False, headers={"User-Agent": "hyperstrate-auth"}
+    )
     runtime.on_stop(http.aclose)
+    login_providers = settings.login_providers()
     providers: dict[str, IdentityProvider] = {
-        name: OidcProvider(
-            name, settings.oidc_provider_settings[name], settings.oidc_jwks_url, http
-        )
-        for name in settings.oidc_providers
+        name: OAuth2Provider(name, provider, http)
+        if provider.kind == "oauth2"
+        else OidcProvider(name, provider, settings.oidc_jwks_url, http)
+        for name, provider in login_providers.items()
     }
-    organizations = {
-        name: settings.oidc_provider_settings[name].organization_id
-        for name in settings.oidc_providers
-    }
+    organizations = {name: provider.organization_id for name, provider in login_providers.items()}
     return OidcLoginService(
         auth,
         providers,

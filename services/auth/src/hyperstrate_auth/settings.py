@@ -2,31 +2,101 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
 from hyperstrate_kit.settings import ServiceSettings, SettingsError
 
-__all__ = ["AuthSettings", "OidcProviderSettings"]
+__all__ = ["GITHUB_PRESET", "AuthSettings", "OidcProviderSettings", "resolve_login_provider"]
 
 
 class OidcProviderSettings(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """One OIDC provider, from `OIDC_PROVIDER_SETTINGS` (JSON keyed by provider name).
+    """One login provider, from `OIDC_PROVIDER_SETTINGS` (JSON keyed by provider name).
 
-    Endpoints not given are discovered from `{issuer}/.well-known/openid-configuration`.
-    Users are matched by email; with `organizationId` set, unknown users are created there
-    as members, otherwise they must have been created by an admin first.
+    `kind` "oidc" (the default): identity from a signed ID token; endpoints not given are
+    discovered from `{issuer}/.well-known/openid-configuration`. `kind` "oauth2": plain
+    OAuth2 (GitHub), identity from the user-info endpoint called with the access token, and
+    a verified e-mail from the e-mails endpoint when there is one. A provider named `github`
+    without a `kind` is OAuth2 with GitHub's endpoints (`GITHUB_PRESET`); any URL given
+    still wins. Users are matched by email; with `organizationId` set, unknown users are
+    created there as members, otherwise they must have been created by an admin first.
     """
 
+    kind: Literal["", "oidc", "oauth2"] = ""  # "": "oidc", or the preset of the name
     client_id: str
     client_secret: str = ""
-    issuer: str
+    issuer: str = ""  # oidc only, and required there
     authorize_url: str = ""
     token_url: str = ""
-    jwks_url: str = ""  # defaults to OIDC_JWKS_URL, then to discovery
-    scope: str = "openid email profile"
+    jwks_url: str = ""  # oidc: defaults to OIDC_JWKS_URL, then to discovery
+    userinfo_url: str = ""  # oauth2: required
+    emails_url: str = ""  # oauth2: GitHub's `/user/emails` list, when the user-info has none
+    scope: str = ""  # "": "openid email profile" (oidc), the preset's, or none (oauth2)
     organization_id: str = ""
+
+
+# GitHub is OAuth2, not OpenID Connect: no ID token, and `/user` shows only a public e-mail
+# with no word on whether it is verified, hence `/user/emails`.
+GITHUB_PRESET = OidcProviderSettings(
+    kind="oauth2",
+    client_id="",
+    authorize_url="https://github.com/login/oauth/authorize",
+    token_url="https://github.com/login/oauth/access_token",
+    userinfo_url="https://api.github.com/user",
+    emails_url="https://api.github.com/user/emails",
+    scope="read:user user:email",
+)
+_PRESETS = {"github": GITHUB_PRESET}
+_OIDC_DEFAULT_SCOPE = "openid email profile"
+
+
+def resolve_login_provider(name: str, entry: OidcProviderSettings) -> OidcProviderSettings:
+    """The entry with its kind, the preset's endpoints and the default scope filled in.
+
+    Raises `SettingsError` naming `OIDC_PROVIDER_SETTINGS` and the provider when the entry
+    lacks what its kind needs.
+    """
+    preset = _PRESETS.get(name) if not entry.kind else None
+    if preset is not None:
+        entry = msgspec.structs.replace(
+            entry,
+            kind=preset.kind,
+            **{
+                field: getattr(entry, field) or getattr(preset, field)
+                for field in ("authorize_url", "token_url", "userinfo_url", "emails_url", "scope")
+            },
+        )
+    elif not entry.kind or entry.kind == "oidc":
+        entry = msgspec.structs.replace(
+            entry, kind="oidc", scope=entry.scope or _OIDC_DEFAULT_SCOPE
+        )
+    problem = _missing_or_invalid(entry)
+    if problem:
+        raise SettingsError(f"OIDC_PROVIDER_SETTINGS: provider {name!r} ({entry.kind}) {problem}")
+    return entry
+
+
+def _missing_or_invalid(entry: OidcProviderSettings) -> str:
+    if not entry.client_id:
+        return "needs clientId"
+    required = (
+        ("issuer",) if entry.kind == "oidc" else ("authorize_url", "token_url", "userinfo_url")
+    )
+    for field in required:
+        if not getattr(entry, field):
+            return f"needs {_camel(field)}"
+    for field in ("issuer", "authorize_url", "token_url", "jwks_url", "userinfo_url", "emails_url"):
+        url = urlsplit(getattr(entry, field))
+        if getattr(entry, field) and (url.scheme not in ("http", "https") or not url.hostname):
+            return f"{_camel(field)}: must be an http(s) URL"
+    return ""
+
+
+def _camel(field: str) -> str:
+    head, *rest = field.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
@@ -50,3 +120,11 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
                 f"OIDC_PROVIDER_SETTINGS: no settings for provider(s) {', '.join(missing)} "
                 "listed in OIDC_PROVIDERS"
             )
+        self.login_providers()  # an incomplete entry stops start-up here, named
+
+    def login_providers(self) -> dict[str, OidcProviderSettings]:
+        """The providers of `OIDC_PROVIDERS`, each resolved (kind, preset, defaults)."""
+        return {
+            name: resolve_login_provider(name, self.oidc_provider_settings[name])
+            for name in self.oidc_providers
+        }

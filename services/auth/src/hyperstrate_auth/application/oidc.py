@@ -1,4 +1,5 @@
-"""OIDC login: send the browser to the provider, then turn its answer into a session.
+"""OIDC and OAuth2 login: send the browser to the provider, then turn its answer into a
+session.
 
 The user is matched by the verified email; an unknown email is created as a member of the
 provider's configured organisation, or refused when none is configured.
@@ -6,19 +7,46 @@ provider's configured organisation, or refused when none is configured.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Protocol
 from urllib.parse import urlencode
 
 from hyperstrate_auth.application.service import AuthService
 from hyperstrate_kit.errors import (
+    AppError,
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
     UnauthorizedError,
 )
 
-__all__ = ["IdentityProvider", "OidcLoginService", "PendingLoginStore"]
+__all__ = [
+    "IdentityProvider",
+    "IdentityProviderFailed",
+    "IdentityProviderUnreachable",
+    "LoginRefused",
+    "OidcLoginService",
+    "PendingLoginStore",
+]
+
+log = logging.getLogger("hyperstrate.auth.oidc")
+
+
+class LoginRefused(Exception):
+    """The provider refused the login, or its answer cannot be trusted; the message is safe
+    to show (it never carries the provider's own words, tokens or secrets)."""
+
+
+class IdentityProviderUnreachable(Exception):
+    """The provider could not be asked, or answered with a server error; safe to show."""
+
+
+class IdentityProviderFailed(AppError):
+    """The identity provider failed us (502): not the caller's fault, and not ours."""
+
+    status_code = 502
+    default_message = "the identity provider is unavailable; try again later"
 
 
 class Pending(Protocol):
@@ -35,8 +63,10 @@ class Pending(Protocol):
 
 
 class Identity(Protocol):
-    """A verified identity."""
+    """A verified identity: the provider's stable id for the user and a verified email."""
 
+    @property
+    def subject(self) -> str: ...
     @property
     def email(self) -> str: ...
     @property
@@ -44,7 +74,10 @@ class Identity(Protocol):
 
 
 class IdentityProvider(Protocol):
-    """One OIDC provider (infrastructure: authlib + JWKS verification)."""
+    """One login provider: OIDC (ID token) or OAuth2 (user-info endpoint).
+
+    Both methods raise `LoginRefused` or `IdentityProviderUnreachable`, nothing else.
+    """
 
     async def begin(self, redirect_uri: str) -> Pending:
         """A new pending login with its authorization URL."""
@@ -92,7 +125,10 @@ class OidcLoginService:
 
     async def begin(self, provider_name: str, redirect_uri: str) -> str:
         """The provider's authorization URL for a new login (state, nonce, PKCE stored)."""
-        pending = await self._provider(provider_name).begin(redirect_uri)
+        try:
+            pending = await self._provider(provider_name).begin(redirect_uri)
+        except IdentityProviderUnreachable as exc:
+            raise IdentityProviderFailed(str(exc) or None) from exc
         await self.pending.save(provider_name, pending)
         return pending.authorization_url
 
@@ -104,8 +140,12 @@ class OidcLoginService:
             raise InvalidInputError("unknown or expired login", {"state": ["unknown or expired"]})
         try:
             identity = await provider.finish(redirect_uri, code, pending)
-        except Exception as exc:
+        except LoginRefused as exc:
+            log.warning("login through %s refused: %s", provider_name, exc)
             raise UnauthorizedError(str(exc) or "login failed") from exc
+        except IdentityProviderUnreachable as exc:
+            log.warning("login through %s failed: %s", provider_name, exc)
+            raise IdentityProviderFailed(str(exc) or None) from exc
         user = await self.auth.find_or_create_oidc_user(
             identity.email, identity.name, self.organizations.get(provider_name, "")
         )
@@ -125,5 +165,5 @@ class OidcLoginService:
 
 
 def random_password() -> str:
-    """An unguessable password for accounts that only log in through OIDC."""
+    """An unguessable password for accounts that only log in through a provider."""
     return secrets.token_urlsafe(32)

@@ -302,7 +302,7 @@ class AuthRepository:
 
 
 class PendingLogins:
-    """OIDC logins waiting for their callback, in the `oidc_logins` table (10 minutes)."""
+    """Provider logins waiting for their callback, in the `oidc_logins` table (10 minutes)."""
 
     ttl_seconds = 600
 
@@ -330,7 +330,7 @@ class PendingLogins:
 
     async def take(self, provider: str, state: str) -> Any:
         """Remove and return a live pending login (single use)."""
-        from hyperstrate_auth.infrastructure.oidc import PendingLogin
+        from hyperstrate_auth.infrastructure.authorization_code import PendingLogin
 
         async with self.database.transaction() as session:
             row = (
