@@ -38,6 +38,8 @@ from hyperstrate_contracts.auth import (
     VirtualKeyRevoked,
     VirtualKeyUpdated,
 )
+from hyperstrate_contracts.metadata import Actor
+from hyperstrate_kit.actors import identify
 from hyperstrate_kit.errors import ForbiddenError, RateLimitedError, UnauthorizedError
 
 __all__ = [
@@ -241,6 +243,7 @@ class KeyAccess:
         identity = self.directory.lookup(key_hash, now)
         if identity is None:
             raise UnauthorizedError("invalid, revoked or expired API key")
+        identify(Actor(kind="api_key", id=identity.key_id))  # what the request appends, the key did
         return identity
 
     def admit_router(self, org_id: str, router_id: str, identity: KeyIdentity | None) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from hyperstrate_contracts import utc_now
 from hyperstrate_contracts.auth import (
     ApiKeyCreated,
@@ -17,7 +19,10 @@ from hyperstrate_contracts.auth import (
     VirtualKeyCreated,
     VirtualKeyUpdated,
 )
-from hyperstrate_kit.keys import KeyDirectory
+from hyperstrate_contracts.metadata import Actor
+from hyperstrate_kit.actors import acting_as, current_actor
+from hyperstrate_kit.errors import UnauthorizedError
+from hyperstrate_kit.keys import KeyAccess, KeyDirectory
 
 
 def _directory() -> KeyDirectory:
@@ -122,3 +127,13 @@ def test_router_team_access_is_per_organization() -> None:
     assert directory.router_allows_team("o2", "r1", None)  # another org's router of the same id
     directory.apply(RouterTeamAccessRevoked(org_id="o1", aggregate_id="r1", team_id="t1"))
     assert directory.router_allows_team("o1", "r1", None)
+
+
+def test_an_authenticated_key_is_the_actor_of_its_request() -> None:
+    access = KeyAccess(_directory())
+    with acting_as(Actor(kind="system", id="before")):  # stands for a request's open slot
+        access.authenticate("h1")
+        assert current_actor() == Actor(kind="api_key", id="k1")
+        with pytest.raises(UnauthorizedError):
+            access.authenticate("unknown")
+        assert current_actor() == Actor(kind="api_key", id="k1")  # a refused key names nobody
