@@ -35,7 +35,7 @@ from hyperstrate_kit.security import generate_key
 from hyperstrate_kit.service import ServiceDefinition, create_service_app
 from hyperstrate_kit.settings import load_settings
 from hyperstrate_kit.testing import Infrastructure, serve_app
-from hyperstrate_providers.fake_upstream import start_fake_upstream
+from hyperstrate_providers.fake_upstream import FakeUpstream
 from hyperstrate_router.inference_runtime import start_inference
 from hyperstrate_router.settings import RouterSettings
 
@@ -53,6 +53,7 @@ class InferenceStack:
     upstream_url: str
     org_id: str = field(default_factory=lambda: f"org_{uuid.uuid4().hex[:10]}")
     registrations: dict[str, RegistrationInfo] = field(default_factory=dict)
+    upstream: FakeUpstream | None = None  # records what it was asked
     router_apps: list[Any] = field(default_factory=list)  # one per router replica
 
     def pipelines(self) -> list[Any]:
@@ -177,8 +178,10 @@ async def inference_stack(
         "JWT_SECRET": "inference-test-secret-inference-x",
     }
     nc = await connect_nats(infrastructure.nats_url, "inference-test")
-    async with start_fake_upstream() as upstream_url:
-        stack = InferenceStack(nc=nc, gateway_url="", upstream_url=upstream_url)
+    async with FakeUpstream(record_requests=True) as upstream:
+        stack = InferenceStack(
+            nc=nc, gateway_url="", upstream_url=upstream.base_url, upstream=upstream
+        )
 
         async def credentials(ask: CredentialsRequest) -> Credentials:
             info = stack.registrations.get(ask.registration_id)

@@ -11,6 +11,7 @@ from hyperstrate_contracts.router import PAYLOAD_BUCKET, router_registry
 from hyperstrate_kit.payloads import PayloadStore
 from hyperstrate_kit.service import Runtime
 from hyperstrate_providers import ClientPool, ProviderClient
+from hyperstrate_router.application.inference.health_probes import ChatHealthProbes
 from hyperstrate_router.application.inference.pipeline import InferencePipeline
 from hyperstrate_router.application.inference.state import PromptTable, RouterTable
 from hyperstrate_router.application.inference.strategies import LatencyTracker, TargetSelector
@@ -48,6 +49,10 @@ async def start_inference(runtime: Runtime[RouterSettings]) -> None:
     def on_health(event: object) -> None:
         if isinstance(event, RegistrationHealthChanged):
             pipeline.inference.health.report(event.aggregate_id, event.healthy)
+
+    # `health_check` with `probe: "chat"`: a one-token chat per target, off the hot path.
+    probes = ChatHealthProbes(routers, catalog, ProviderClient(pool), pipeline.inference.health)
+    runtime.spawn(probes.run(), "health-probes")
 
     await runtime.follow("router.>", routers.apply, router_registry())
     await runtime.follow("prompts.>", prompts.apply, prompts_registry())
