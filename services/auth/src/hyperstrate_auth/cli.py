@@ -4,6 +4,7 @@
     create-key   another API key for an existing user
 
 They write events to the auth database; the service's relay publishes them when it runs.
+Each event records the actor `operator` with the id `cli`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from hyperstrate_auth.infrastructure.projections import AuthProjection
 from hyperstrate_auth.infrastructure.repository import AuthRepository
 from hyperstrate_auth.settings import AuthSettings
 from hyperstrate_contracts.auth import auth_registry
+from hyperstrate_contracts.metadata import Actor
+from hyperstrate_kit.actors import acting_as
 from hyperstrate_kit.database import KIT_MIGRATIONS, Database, MigrationSet
 from hyperstrate_kit.errors import AppError
 from hyperstrate_kit.eventstore import EventStore
@@ -29,6 +32,8 @@ from hyperstrate_kit.sessions import Principal
 from hyperstrate_kit.settings import SettingsError, load_settings
 
 MIGRATIONS = [KIT_MIGRATIONS, MigrationSet("hyperstrate_auth.migrations", "auth_alembic_version")]
+#: Who the audit log names for what these commands do.
+CLI_ACTOR = Actor(kind="operator", id="cli")
 
 
 async def _service(settings: AuthSettings) -> AuthService:
@@ -104,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     command = create_org if args.command == "create-org" else create_key
     try:
-        asyncio.run(command(settings, args))
+        with acting_as(CLI_ACTOR):  # asyncio.run's task starts in a copy of this context
+            asyncio.run(command(settings, args))
     except AppError as exc:
         print(f"hyperstrate-auth: {exc.message} {exc.fields or ''}".rstrip(), file=sys.stderr)
         return 1

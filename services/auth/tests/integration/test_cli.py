@@ -11,7 +11,12 @@ import httpx
 from auth_support import bearer
 
 from hyperstrate_auth.app import create_app
+from hyperstrate_auth.cli import MIGRATIONS
 from hyperstrate_auth.settings import AuthSettings
+from hyperstrate_contracts.auth import auth_registry
+from hyperstrate_contracts.metadata import Actor
+from hyperstrate_kit.database import Database
+from hyperstrate_kit.eventstore import EventStore
 from hyperstrate_kit.testing import Infrastructure, serve_app, unique_name
 
 
@@ -45,6 +50,21 @@ async def test_create_org_prints_admin_password_and_key(infrastructure: Infrastr
         env, "create-org", "--name", "Ops2", "--admin-email", "ops@x.example"
     )
     assert duplicate_code == 1 and "already exists" in duplicate
+
+    # The audit log will name the operator's command line for each change it made.
+    database = await Database.open(
+        env["DATABASE_URL"], env["DATABASE_NAME"], migrations=MIGRATIONS, pool_size=1
+    )
+    try:
+        recorded = await EventStore(database, auth_registry()).read_all()
+    finally:
+        await database.close()
+    assert {stored.event.type for stored in recorded} >= {
+        "auth.organization.created",
+        "auth.user.created",
+        "auth.api_key.created",
+    }
+    assert {stored.actor for stored in recorded} == {Actor(kind="operator", id="cli")}
 
     settings = AuthSettings(
         database_url=env["DATABASE_URL"],
