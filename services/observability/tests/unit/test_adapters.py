@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from hyperstrate_contracts.metadata import Actor
 from hyperstrate_kit.settings import SettingsError, load_settings
 from hyperstrate_observability.api.controllers import DEFAULT_LIMIT, clamp_limit, clamp_offset
 from hyperstrate_observability.infrastructure.audit import decode_audit_entry
@@ -44,13 +45,16 @@ def test_audit_entries_keep_the_envelope_and_mask_secrets() -> None:
         _Msg(  # type: ignore[arg-type]
             "auth.api_key.created",
             {**ENVELOPE, "name": "ci", "key_hash": "abc", "nested": {"client_secret": "s"}},
-            {"Hs-Actor": "usr-1"},
+            {"Hs-Actor-Kind": "user", "Hs-Actor-Id": "usr-1", "Hs-Request-Id": "r-1"},
         )
     )
     assert entry is not None
-    assert (entry.type, entry.org_id, entry.aggregate_id, entry.actor_id) == (
-        "auth.api_key.created", "o", "a", "usr-1",
+    assert (entry.type, entry.org_id, entry.aggregate_id, entry.actor) == (
+        "auth.api_key.created", "o", "a", Actor(kind="user", id="usr-1"),
     )  # fmt: skip
+    for headers in ({"Hs-Actor-Kind": "robot", "Hs-Actor-Id": "r"}, {"Hs-Actor-Kind": "user"}):
+        unknown = decode_audit_entry(_Msg("auth.team.created", ENVELOPE, headers))  # type: ignore[arg-type]
+        assert unknown is not None and unknown.actor is None  # unknown kinds are not guessed
     assert entry.data == {"name": "ci", "key_hash": "***", "nested": {"client_secret": "***"}}
     big = decode_audit_entry(_Msg("prompts.prompt.created", {**ENVELOPE, "text": "x" * 20_000}))  # type: ignore[arg-type]
     assert big is not None and big.data == {"truncated": True, "fields": ["text"]}
