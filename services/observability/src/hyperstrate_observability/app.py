@@ -18,9 +18,10 @@ from litestar import Litestar
 from nats.js import JetStreamContext
 
 from hyperstrate_contracts import ROUTER, ConsumerSpec, EventRegistry
+from hyperstrate_contracts.budgets import BUDGET_SPEND_SUBJECT, BudgetSpendRequest
 from hyperstrate_contracts.observability import observability_registry
 from hyperstrate_contracts.router import RouterConfigured, RouterDeleted
-from hyperstrate_kit.bus import event_decoder, idempotent, provision_consumer
+from hyperstrate_kit.bus import event_decoder, idempotent, provision_consumer, serve
 from hyperstrate_kit.database import MigrationSet
 from hyperstrate_kit.security import OutboundUrlGuard
 from hyperstrate_kit.service import Runtime, ServiceDefinition, create_service_app
@@ -114,7 +115,16 @@ def build_definition(
         box = secret_box(
             settings.secrets_key, settings.effective_jwt_secret, production=settings.is_production
         )
-        runtime.services["queries"] = ObservabilityQueries(database, repository)
+        queries = ObservabilityQueries(database, repository)
+        runtime.services["queries"] = queries
+        assert runtime.nc is not None
+        await serve(
+            runtime.nc,
+            BUDGET_SPEND_SUBJECT,
+            BudgetSpendRequest,
+            queries.budget_spend,
+            queue="observability",
+        )
         webhooks = WebhookService(database, store, repository, box, guard)
         runtime.services["webhooks"] = webhooks
 

@@ -93,6 +93,7 @@ def test_roll_up_sums_per_day_and_dimensions_in_key_order() -> None:
             org_id="o",
             occurred_at=datetime(2026, 1, day, 23, 30, tzinfo=timezone(timedelta(hours=-2))),
             failed=failed,
+            billed=not failed,
             router_id=None,
             provider="openai",
             model=model,

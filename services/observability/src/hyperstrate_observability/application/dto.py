@@ -117,6 +117,7 @@ class UsageFilter:
 class UsageTotals(View):
     requests: int
     failed_requests: int
+    billed_requests: int  # what counts against caps: answered, or failed after a model ran
     input_tokens: int
     output_tokens: int
     cached_input_tokens: int
@@ -142,7 +143,8 @@ class UsageReport(View):
 
 
 class Spend(View):
-    """What a team or virtual key used in a period (the router's ledger enforces caps)."""
+    """What a team or virtual key used in a period: `usedRequests` counts what its caps count
+    (answers, and failures after a model ran; refusals never)."""
 
     id: str
     used_requests: int

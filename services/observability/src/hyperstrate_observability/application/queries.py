@@ -6,12 +6,14 @@ registration is a 404.
 
 from __future__ import annotations
 
+from hyperstrate_contracts.budgets import BudgetSpend, BudgetSpendRequest
 from hyperstrate_kit.database import Database
 from hyperstrate_kit.http import PageParams
 from hyperstrate_kit.sessions import Principal
 from hyperstrate_observability.application import dto
 from hyperstrate_observability.domain.model import LogNotFound, RegistrationNotFound
 from hyperstrate_observability.domain.usage import Dimension
+from hyperstrate_observability.infrastructure.budget_spend import budget_spend
 from hyperstrate_observability.infrastructure.repository import ObservabilityRepository
 
 __all__ = ["ObservabilityQueries"]
@@ -33,6 +35,11 @@ class ObservabilityQueries:
         return dto.OffsetPage(
             items=items, page=offset // limit + 1, per_page=limit, total=total, offset=offset
         )
+
+    async def budget_spend(self, question: BudgetSpendRequest) -> BudgetSpend:
+        """What cap subjects spent per period (`svc.observability.budget_spend`)."""
+        async with self.database.sessions() as session:
+            return await budget_spend(session, question)
 
     async def log(self, principal: Principal, log_id: str) -> dto.LogDetail:
         """One inference log, with its request and response bodies when they were captured."""
@@ -70,7 +77,7 @@ class ObservabilityQueries:
             totals = await self.repo.spend(session, principal.org_id, where)
         return dto.Spend(
             id=spender_id,
-            used_requests=totals.requests - totals.failed_requests,
+            used_requests=totals.billed_requests,
             failed_requests=totals.failed_requests,
             used_cost_usd=totals.cost_usd,
             from_=where.first_day,

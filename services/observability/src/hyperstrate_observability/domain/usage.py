@@ -49,6 +49,7 @@ class LoggedInference:
     org_id: str
     occurred_at: datetime
     failed: bool
+    billed: bool  # counts against caps (see `hyperstrate_contracts.budgets.is_billed`)
     router_id: str | None
     provider: str
     model: str
@@ -80,6 +81,7 @@ class RollupKey:
 class Totals:
     requests: int = 0
     failed_requests: int = 0
+    billed_requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     cached_input_tokens: int = 0
@@ -91,6 +93,7 @@ class Totals:
     def add(self, item: LoggedInference) -> None:
         self.requests += 1
         self.failed_requests += int(item.failed)
+        self.billed_requests += int(item.billed)
         self.input_tokens += item.input_tokens
         self.output_tokens += item.output_tokens
         self.cached_input_tokens += item.cached_input_tokens

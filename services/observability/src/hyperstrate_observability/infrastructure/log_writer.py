@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hyperstrate_contracts import Event
+from hyperstrate_contracts.budgets import is_billed
 from hyperstrate_contracts.inference import (
     InferenceCompleted,
     InferenceFailed,
@@ -92,6 +93,7 @@ _ROLLUP_COLUMNS = (
     ("team_id", "text"),
     ("requests", "bigint"),
     ("failed_requests", "bigint"),
+    ("billed_requests", "bigint"),
     ("input_tokens", "bigint"),
     ("output_tokens", "bigint"),
     ("cached_input_tokens", "bigint"),
@@ -147,6 +149,7 @@ def _logged(event: InferenceCompleted | InferenceFailed) -> LoggedInference:
         org_id=event.org_id,
         occurred_at=event.occurred_at,
         failed=isinstance(event, InferenceFailed),
+        billed=is_billed(event),
         router_id=event.router_id,
         provider=event.provider,
         model=event.model,

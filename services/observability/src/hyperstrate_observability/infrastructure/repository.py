@@ -71,6 +71,7 @@ def _usage_totals() -> list[Any]:
     return [
         _sum(u.requests).label("requests"),
         _sum(u.failed_requests).label("failed_requests"),
+        _sum(u.billed_requests).label("billed_requests"),
         _sum(u.input_tokens).label("input_tokens"),
         _sum(u.output_tokens).label("output_tokens"),
         _sum(u.cached_input_tokens).label("cached_input_tokens"),

@@ -112,6 +112,7 @@ usage_daily = Table(
     Column("team_id", Text, primary_key=True),
     Column("requests", BigInteger, nullable=False),
     Column("failed_requests", BigInteger, nullable=False),
+    Column("billed_requests", BigInteger, nullable=False, server_default="0"),
     Column("input_tokens", BigInteger, nullable=False),
     Column("output_tokens", BigInteger, nullable=False),
     Column("cached_input_tokens", BigInteger, nullable=False),
