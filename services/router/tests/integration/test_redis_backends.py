@@ -70,7 +70,7 @@ async def test_cache_round_trip_and_expiry(replicas: tuple[Redis, Redis], prefix
         RedisResponseCache(replicas[1], prefix),
     )
     assert await reader.get("k") is None
-    await writer.put("k", ANSWER, ttl_seconds=0.3)
+    await writer.put("k", ANSWER, ttl_seconds=0.3, scope="r", max_entries=10)
     assert await reader.get("k") == ANSWER  # the other replica sees it
     assert 0 < await replicas[0].pttl(f"{prefix}:cache:k") <= 300
 
@@ -86,11 +86,23 @@ async def test_cache_prefixes_keep_namespaces_apart(replicas: tuple[Redis, Redis
         RedisResponseCache(client, "blue-" + unique_name()),
         RedisResponseCache(client, "green-" + unique_name()),
     )
-    await blue.put("same-key", ANSWER, ttl_seconds=60)
+    await blue.put("same-key", ANSWER, ttl_seconds=60, scope="r", max_entries=10)
     assert await blue.get("same-key") == ANSWER
     assert await green.get("same-key") is None
     assert await client.exists(f"{blue.namespace}same-key") == 1
     assert blue.namespace.endswith(":cache:")
+
+
+async def test_each_router_keeps_at_most_its_max_entries_across_replicas(
+    replicas: tuple[Redis, Redis], prefix: str
+) -> None:
+    first, second = (RedisResponseCache(client, prefix) for client in replicas)
+    for n, cache in enumerate([first, second, first, second]):
+        await cache.put(f"a{n}", ANSWER, ttl_seconds=60, scope="router-a", max_entries=2)
+    await second.put("b0", ANSWER, ttl_seconds=60, scope="router-b", max_entries=2)
+    assert [await first.get(f"a{n}") is not None for n in range(4)] == [False, False, True, True]
+    assert await first.get("b0") == ANSWER  # router a's answers never push out router b's
+    assert await replicas[0].zcard(f"{first.index_namespace}router-a") == 2
 
 
 async def test_an_unreadable_cache_entry_is_a_miss(
@@ -255,7 +267,7 @@ async def test_when_redis_is_unreachable_the_inference_path_goes_on(
         with caplog.at_level(logging.WARNING):
             for _ in range(5):
                 assert await cache.get("k") is None  # a miss
-                await cache.put("k", ANSWER, 60)  # not kept, no error
+                await cache.put("k", ANSWER, 60, scope="r", max_entries=10)  # not kept, no error
                 assert await limiter.acquire("router:r", 1.0, 1) == 0  # admitted
                 reservation = await ledger.reserve([cap], 0.1)  # fail open: nothing reserved
                 assert reservation == Reservation(())

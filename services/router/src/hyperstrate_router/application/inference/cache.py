@@ -1,4 +1,5 @@
-"""The response cache: exact match on the normalised request, with a TTL.
+"""The response cache: exact match on the normalised request, with a TTL, and at most the
+router's `maxEntries` answers per router.
 
 Non-streaming answers are stored as the response body; streamed answers as their frames, so
 a hit on a streaming request is replayed as a stream.
@@ -29,14 +30,16 @@ class CachedAnswer(msgspec.Struct, frozen=True):
 
 
 class ResponseCache(Protocol):
-    """Where answers are kept."""
+    """Where answers are kept: per router (`scope`), at most its `maxEntries`."""
 
     async def get(self, key: str) -> CachedAnswer | None:
         """A live answer for the key."""
         ...
 
-    async def put(self, key: str, answer: CachedAnswer, ttl_seconds: float) -> None:
-        """Keep an answer for `ttl_seconds`."""
+    async def put(
+        self, key: str, answer: CachedAnswer, ttl_seconds: float, *, scope: str, max_entries: int
+    ) -> None:
+        """Keep an answer for `ttl_seconds`; `scope` (the router) keeps at most `max_entries`."""
         ...
 
 
@@ -49,27 +52,43 @@ def cache_key(router_id: str, api: str, stream: bool, body: dict[str, Any]) -> s
 
 
 class MemoryResponseCache:
-    """An LRU of answers with per-entry expiry."""
+    """An LRU of answers per router, bounded by the router's `maxEntries`, each entry expiring
+    with its TTL. One router's traffic never evicts another's answers."""
 
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[float, CachedAnswer]] = OrderedDict()
+    def __init__(self) -> None:
+        self._scopes: dict[str, OrderedDict[str, tuple[float, CachedAnswer]]] = {}
+        self._scope_of: dict[str, str] = {}
 
     async def get(self, key: str) -> CachedAnswer | None:
         """The answer if present and not expired."""
-        entry = self._entries.get(key)
-        if entry is None:
+        scope = self._scope_of.get(key)
+        if scope is None:
             return None
-        expires, answer = entry
+        entries = self._scopes[scope]
+        expires, answer = entries[key]
         if expires < time.monotonic():
-            del self._entries[key]
+            self._drop(scope, key)
             return None
-        self._entries.move_to_end(key)
+        entries.move_to_end(key)
         return answer
 
-    async def put(self, key: str, answer: CachedAnswer, ttl_seconds: float) -> None:
-        """Store, evicting the least recently used beyond `max_entries`."""
-        self._entries[key] = (time.monotonic() + ttl_seconds, answer)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+    async def put(
+        self, key: str, answer: CachedAnswer, ttl_seconds: float, *, scope: str, max_entries: int
+    ) -> None:
+        """Store, evicting the scope's least recently used beyond `max_entries`."""
+        previous = self._scope_of.get(key)
+        if previous is not None and previous != scope:
+            self._drop(previous, key)
+        entries = self._scopes.setdefault(scope, OrderedDict())
+        entries[key] = (time.monotonic() + ttl_seconds, answer)
+        entries.move_to_end(key)
+        self._scope_of[key] = scope
+        while len(entries) > max_entries:
+            evicted, _ = entries.popitem(last=False)
+            del self._scope_of[evicted]
+
+    def _drop(self, scope: str, key: str) -> None:
+        entries = self._scopes[scope]
+        del entries[key], self._scope_of[key]
+        if not entries:
+            del self._scopes[scope]

@@ -163,7 +163,13 @@ class ResponseCacheStage:
             input_tokens=context.usage.input_tokens,
             output_tokens=context.usage.output_tokens,
         )
-        await self.cache.put(key, stored, float(config.ttl_seconds))
+        await self.cache.put(
+            key,
+            stored,
+            float(config.ttl_seconds),
+            scope=context.router.id,
+            max_entries=config.max_entries,
+        )
 
     @staticmethod
     async def _replay(context: InferenceContext, answer: CachedAnswer, send: SendFrame) -> None:

@@ -8,7 +8,9 @@ nothing. Costs are kept as integer nano-dollars: a small request on a cheap mode
 than a micro-dollar, and floats would drift as reservations are settled and released.
 
 Keys, all under the `CACHE_REDIS_PREFIX` namespace:
-`cache:<key>` (the msgpack-encoded answer, expiring with its TTL), `ratelimit:<key>` (a hash
+`cache:<key>` (the msgpack-encoded answer, expiring with its TTL), `cache-index:<router>`
+(a sorted set of the router's answer keys by write time, which bounds them by its
+`maxEntries`: the oldest written goes first), `ratelimit:<key>` (a hash
 of tokens and the last refill, expiring once it would be full again: a missing bucket is a full
 one) and `budget:<subject>:<period>` (a hash of requests and cost, expiring a day after its
 period ends, so old periods do not pile up; the "ever" period never expires).
@@ -152,13 +154,36 @@ class RedisOutage:
         return result
 
 
+# KEYS[1]: the answer, KEYS[2]: its router's index. ARGV: the answer, TTL in ms, max entries.
+# The answer and its place in the index are written together, and the oldest beyond the
+# router's maxEntries go, so replicas writing at once never leave it over its bound.
+_CACHE_PUT = """
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local now = redis.call('TIME')
+redis.call('ZADD', KEYS[2], tonumber(now[1]) * 1000000 + tonumber(now[2]), KEYS[1])
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
+if excess > 0 then
+  for _, old in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) do
+    redis.call('DEL', old)
+  end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return excess
+"""
+
+
 class RedisResponseCache:
-    """Answers as msgpack under `cache:<key>`, expiring with their TTL (`SET PX`)."""
+    """Answers as msgpack under `cache:<key>`, expiring with their TTL (`SET PX`), at most
+    the router's `maxEntries` per router (`cache-index:<router>`, oldest written first out;
+    an expired answer keeps its place in the index until it is pushed out)."""
 
     def __init__(self, client: Redis, prefix: str = "", outage: RedisOutage | None = None) -> None:
         self.client, self.namespace = client, f"{key_namespace(prefix)}cache:"
+        self.index_namespace = f"{key_namespace(prefix)}cache-index:"
         self.outage = outage or RedisOutage()
         self._decoder = msgspec.msgpack.Decoder(CachedAnswer)
+        self._put = client.register_script(_CACHE_PUT)
 
     async def get(self, key: str) -> CachedAnswer | None:
         """The live answer, or None (also when Redis fails or the entry cannot be read)."""
@@ -172,12 +197,16 @@ class RedisResponseCache:
         except msgspec.DecodeError:  # written by an incompatible version: a miss
             return None
 
-    async def put(self, key: str, answer: CachedAnswer, ttl_seconds: float) -> None:
-        """Keep the answer for `ttl_seconds` (not kept when Redis fails)."""
+    async def put(
+        self, key: str, answer: CachedAnswer, ttl_seconds: float, *, scope: str, max_entries: int
+    ) -> None:
+        """Keep the answer for `ttl_seconds`, the router's oldest beyond `max_entries` dropped
+        (not kept when Redis fails)."""
         encoded = msgspec.msgpack.encode(answer)
         ttl_ms = max(1, round(ttl_seconds * 1000))
+        keys = [self.namespace + key, self.index_namespace + scope]
         await self.outage.attempt(
-            "cache put", lambda: self.client.set(self.namespace + key, encoded, px=ttl_ms), None
+            "cache put", lambda: self._put(keys=keys, args=[encoded, ttl_ms, max_entries]), None
         )
 
 
