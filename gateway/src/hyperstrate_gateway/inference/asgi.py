@@ -43,8 +43,14 @@ class _ModelField(msgspec.Struct):
     model: str = ""
 
 
+class _JsonObject(msgspec.Struct):
+    """Any JSON object: decoding into it checks the body and keeps nothing."""
+
+
 _model_decoder = msgspec.json.Decoder(_ModelField)
+_object_checker = msgspec.json.Decoder(_JsonObject)
 _encoder = msgspec.json.Encoder()
+_NOT_A_JSON_OBJECT = "the body must be a JSON object (valid UTF-8, not nested too deeply)"
 
 
 def _error_body(api: Api, status: int, message: str) -> bytes:
@@ -123,11 +129,14 @@ class InferenceFront:
                 await self._models(auth, headers, router_ref, send)
                 return
             body = await _read_body(receive)
-            if router_ref is None:
+            if router_ref is None:  # decoding `model` checks the whole body on the way
                 router_ref = _model_decoder.decode(body).model
                 if not router_ref:
                     raise AccessDenied(400, "`model` must name a router")
-            verdict = auth.authorize(headers, router_ref)
+                verdict = auth.authorize(headers, router_ref)
+            else:  # the path names the router; `model` may be absent
+                verdict = auth.authorize(headers, router_ref)
+                _object_checker.decode(body)
             request = await self._request(api, verdict, body, _trace_id())
         except AccessDenied as denied:
             extra = (
@@ -139,8 +148,13 @@ class InferenceFront:
                 send, denied.status, _error_body(api, denied.status, denied.message), extra
             )
             return
-        except msgspec.DecodeError:
-            await _respond(send, 400, _error_body(api, 400, "the body must be a JSON object"))
+        except msgspec.ValidationError as exc:  # JSON, but not an object (or `model` no string)
+            await _respond(send, 400, _error_body(api, 400, f"invalid request: {exc}"))
+            return
+        except (msgspec.DecodeError, RecursionError):
+            # The router gets the body as sent, inside its own message: only a JSON object
+            # may travel, and a malformed one is answered here at once.
+            await _respond(send, 400, _error_body(api, 400, _NOT_A_JSON_OBJECT))
             return
         await self._relay(request, receive, send, api)
 

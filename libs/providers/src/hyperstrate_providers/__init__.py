@@ -29,7 +29,7 @@ from hyperstrate_providers.usage import (
     estimate_usage,
     request_token_bound,
 )
-from hyperstrate_providers.wire import WireDecodeError, WireObject
+from hyperstrate_providers.wire import WireDecodeError, WireObject, decode_json_object
 
 __all__ = [
     "ClientPool",
@@ -47,6 +47,7 @@ __all__ = [
     "WireObject",
     "cost_of",
     "decode_chat_request",
+    "decode_json_object",
     "decode_messages_request",
     "estimate_usage",
     "request_token_bound",

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-__all__ = ["WireDecodeError", "WireObject"]
+__all__ = ["WireDecodeError", "WireObject", "decode_json_object"]
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -28,6 +28,20 @@ _json_encoder = msgspec.json.Encoder()
 
 class WireDecodeError(ValueError):
     """The bytes are not a JSON object of the expected shape; the message names the path."""
+
+
+def decode_json_object(data: bytes | str) -> dict[str, Any]:
+    """The JSON object in ``data``; :class:`WireDecodeError` for anything else, nesting too
+    deep to decode included."""
+    try:
+        raw = _json_decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise WireDecodeError(f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise WireDecodeError("invalid JSON: nested too deeply") from None
+    if not isinstance(raw, dict):
+        raise WireDecodeError("expected a JSON object")
+    return raw
 
 
 class WireObject(Generic[T]):
@@ -43,13 +57,7 @@ class WireObject(Generic[T]):
     @classmethod
     def decode(cls, data: bytes | str, type_: type[T]) -> WireObject[T]:
         """Decode JSON bytes into the raw object and its typed view of ``type_``."""
-        try:
-            raw = _json_decoder.decode(data)
-        except msgspec.DecodeError as exc:
-            raise WireDecodeError(f"invalid JSON: {exc}") from None
-        if not isinstance(raw, dict):
-            raise WireDecodeError("expected a JSON object")
-        return cls.from_raw(raw, type_)
+        return cls.from_raw(decode_json_object(data), type_)
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any], type_: type[T]) -> WireObject[T]:

@@ -6,8 +6,8 @@ from typing import Literal
 
 import msgspec
 
-from hyperstrate_providers import WireObject, decode_chat_request, decode_messages_request
-from hyperstrate_providers.anthropic_types import encode_stream_event
+from hyperstrate_providers import WireObject, decode_json_object
+from hyperstrate_providers.anthropic_types import MessagesRequest, encode_stream_event
 from hyperstrate_providers.openai_types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -69,9 +69,13 @@ def stream_error_frame(api: Api, status: int, message: str, code: str | None = N
 
 def canonical_request(api: Api, body: bytes) -> WireObject[ChatCompletionRequest]:
     """The request as the pipeline works on it (OpenAI Chat Completions)."""
+    raw = decode_json_object(body)
+    # The router is already chosen (by the path, or by `model` at the gateway), and the
+    # target's model replaces this one: a request may leave `model` out.
+    raw.setdefault("model", "")
     if api == "openai":
-        return decode_chat_request(body)
-    anthropic = decode_messages_request(body)
+        return WireObject.from_raw(raw, ChatCompletionRequest)
+    anthropic = WireObject.from_raw(raw, MessagesRequest)
     translated = anthropic_request_to_openai(anthropic.typed)
     return WireObject(translated)
 

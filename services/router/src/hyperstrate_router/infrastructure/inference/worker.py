@@ -21,6 +21,7 @@ from hyperstrate_contracts.router import (
     InferRequest,
 )
 from hyperstrate_kit.payloads import PayloadMissing, PayloadStore
+from hyperstrate_router.application.inference.formats import Api, api_error
 from hyperstrate_router.application.inference.pipeline import InferencePipeline
 
 __all__ = ["InferenceWorker"]
@@ -29,12 +30,20 @@ log = logging.getLogger(__name__)
 _request_decoder = msgspec.json.Decoder(InferRequest)
 _end_encoder = msgspec.json.Encoder()
 _END_HEADERS = {"Hs-End": "1"}
+_UNDECODABLE = "the request body must be a JSON object (valid UTF-8, not nested too deeply)"
 
 
-def _error_end(status: int, message: str) -> InferEnd:
-    kind = "invalid_request_error" if status < 500 else "api_error"
-    error = {"error": {"message": message, "type": kind}}
-    return InferEnd(status=status, body=msgspec.Raw(msgspec.json.encode(error)))
+def _error_end(status: int, message: str, api: Api = "openai") -> InferEnd:
+    return InferEnd(status=status, body=msgspec.Raw(api_error(api, status, message)))
+
+
+def _api_named_in(data: bytes) -> Api:
+    """The `api` of a request that did not decode, so that its error is one the client's
+    SDK reads. The gateway writes InferRequest's fields in order, `api` before the body;
+    the ids before it are JSON strings (any quote in them escaped), so the first `"api":"`
+    is the request's own."""
+    at = data.find(b'"api":"')
+    return "anthropic" if at >= 0 and data.startswith(b'anthropic"', at + 7) else "openai"
 
 
 class InferenceWorker:
@@ -69,8 +78,13 @@ class InferenceWorker:
     async def _on_request(self, msg: Msg) -> None:
         try:
             request = _request_decoder.decode(msg.data)
-        except msgspec.DecodeError as exc:
+        except Exception as exc:  # DecodeError, RecursionError: any failure gets its answer
+            # Almost always the client's body (the gateway embeds it as sent): answer at once,
+            # or the gateway waits out its timeout.
             log.warning("undecodable inference request: %s", exc)
+            if msg.reply:
+                end = _error_end(400, _UNDECODABLE, _api_named_in(msg.data))
+                await self.nc.publish(msg.reply, _end_encoder.encode(end), headers=_END_HEADERS)
             return
         task = asyncio.create_task(self._answer(request, msg.reply))
         self.in_flight[request.request_id] = task
@@ -89,10 +103,10 @@ class InferenceWorker:
                     body_ref=await self.payloads.park(bytes(end.body)),
                 )
         except PayloadMissing:
-            end = _error_end(400, "the request body expired before a router took it")
+            end = _error_end(400, "the request body expired before a router took it", request.api)
         except Exception:
             log.exception("inference %s failed unexpectedly", request.request_id)
-            end = _error_end(500, "internal error")
+            end = _error_end(500, "internal error", request.api)
         except asyncio.CancelledError:
             frames.abandon()  # the client went away
             raise
