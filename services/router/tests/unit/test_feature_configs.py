@@ -61,7 +61,7 @@ def test_defaults_of_the_inference_path_features() -> None:
         repair=True, max_repair_attempts=1
     )
     assert parse_feature_config("health_check", {}) == HealthCheckConfig(
-        skip_unhealthy=True, recheck_seconds=30.0, failure_threshold=3
+        skip_unhealthy=True, recheck_seconds=30.0, failure_threshold=3, probe="models"
     )
     assert parse_feature_config("budget", {"maxRequests": 0}) == BudgetConfig(
         max_requests=0, max_cost_usd=None, reset_period="monthly"
@@ -106,6 +106,7 @@ def test_rate_limit_takes_the_stricter_rate_and_a_sensible_bucket() -> None:
         ("budget", {"maxCostUsd": 1, "resetPeriod": "never"}, "config.resetPeriod"),
         ("structured_output", {"maxRepairAttempts": -1}, "config.maxRepairAttempts"),
         ("health_check", {"skipUnhealthy": "no"}, "config.skipUnhealthy"),
+        ("health_check", {"probe": "ping"}, "config.probe"),
         ("context_trimming", {"strategy": "random"}, "config.strategy"),
         ("response_fingerprinting", {"headerName": "bad header"}, "config.headerName"),
     ],
