@@ -66,11 +66,17 @@ def metadata_headers(metadata: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def recorded_actor(values: Mapping[str, Any] | None) -> Actor | None:
-    """The actor an event's metadata or headers name (the keys are the same); None when
-    they name none, or a kind this version does not know."""
+def recorded_actor(
+    values: Mapping[str, Any] | None, legacy_user_id: str | None = None
+) -> Actor | None:
+    """The actor an event's metadata or headers name (the keys are the same).
+
+    Events recorded before actors travelled this way named a user in their payload
+    (`actor_id` of the prompt and webhook events): pass it as `legacy_user_id`. None when
+    neither names anyone, or the kind is one this version does not know.
+    """
     values = values or {}
     kind, actor_id = values.get(ACTOR_KIND), values.get(ACTOR_ID)
     if kind not in ACTOR_KINDS or not isinstance(actor_id, str) or not actor_id:
-        return None
+        return Actor(kind="user", id=legacy_user_id) if legacy_user_id else None
     return Actor(kind=kind, id=actor_id)

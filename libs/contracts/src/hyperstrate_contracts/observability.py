@@ -9,7 +9,8 @@ event for is healthy.
 Webhooks: a router's inference events can be delivered to a URL, signed with a per-webhook
 secret. A subscription is made through the observability API, or follows the router's own
 `webhookUrl` setting (`managed_by="router"`). The subscription events carry no secret, not
-even encrypted.
+even encrypted. Who made a change travels in the event's headers (`Hs-Actor-Kind`,
+`Hs-Actor-Id`); `actor_id` is set only on events recorded before that.
 """
 
 from __future__ import annotations

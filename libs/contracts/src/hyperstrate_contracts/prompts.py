@@ -3,7 +3,8 @@
 Every save is a new immutable version, so each event that creates a version carries the
 prompt's whole state (name, text, variables, version number): a consumer such as the
 router's in-memory projection keeps only the latest event per prompt and needs nothing else.
-`aggregate_id` is the prompt id. `actor_id` names the user who made the change.
+`aggregate_id` is the prompt id. Who made the change travels in the event's headers
+(`Hs-Actor-Kind`, `Hs-Actor-Id`); `actor_id` is set only on events recorded before that.
 """
 
 from __future__ import annotations

@@ -91,8 +91,10 @@ class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def actor(self) -> Actor | None:
-        """Who made the change, as the writer recorded it (None for older events)."""
-        return recorded_actor(self.metadata)
+        """Who made the change, as the writer recorded it (older events: the user their
+        payload's `actor_id` named, if any)."""
+        legacy = getattr(self.event, "actor_id", None)
+        return recorded_actor(self.metadata, legacy if isinstance(legacy, str) else None)
 
 
 class Projection(Protocol):

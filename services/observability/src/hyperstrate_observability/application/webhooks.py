@@ -93,7 +93,6 @@ class WebhookService:
             url=data.url,
             event_types=tuple(dict.fromkeys(data.event_types)),
             enabled=data.enabled,
-            actor_id=principal.user_id,
         )
         async with self.database.transaction() as session:
             await self.store.append(webhook_stream(webhook_id), 0, [event], session=session)
@@ -123,7 +122,6 @@ class WebhookService:
                     )
                 ),
                 enabled=current.enabled if data.enabled is msgspec.UNSET else data.enabled,
-                actor_id=principal.user_id,
             )
             await self._append(session, webhook_id, version, event)
             return await self._get(session, principal.org_id, webhook_id)
@@ -133,9 +131,7 @@ class WebhookService:
         secret = new_webhook_secret()
         async with self.database.transaction() as session:
             _, version = await self._locked(session, principal.org_id, webhook_id)
-            event = WebhookSecretRotated(
-                org_id=principal.org_id, aggregate_id=webhook_id, actor_id=principal.user_id
-            )
+            event = WebhookSecretRotated(org_id=principal.org_id, aggregate_id=webhook_id)
             await self._append(session, webhook_id, version, event)
             await self._store_secret(session, webhook_id, secret)
             webhook = await self._get(session, principal.org_id, webhook_id)
@@ -147,7 +143,7 @@ class WebhookService:
             current, version = await self._locked(session, principal.org_id, webhook_id)
             if current.managed_by == "router":
                 raise ManagedByRouter()
-            await self._remove(session, principal.org_id, webhook_id, version, principal.user_id)
+            await self._remove(session, principal.org_id, webhook_id, version)
 
     async def follow_router(self, session: AsyncSession, event: Event) -> None:
         """Apply a router's configuration to the webhook that follows its `webhookUrl`
@@ -176,7 +172,7 @@ class WebhookService:
             return
         current, version = found
         if not url:
-            await self._remove(session, event.org_id, webhook_id, version, None)
+            await self._remove(session, event.org_id, webhook_id, version)
         elif url != current.url:
             moved = WebhookUpdated(
                 org_id=event.org_id,
@@ -241,9 +237,8 @@ class WebhookService:
         org_id: str,
         webhook_id: str,
         version: int,
-        actor_id: str | None,
     ) -> None:
-        event = WebhookDeleted(org_id=org_id, aggregate_id=webhook_id, actor_id=actor_id)
+        event = WebhookDeleted(org_id=org_id, aggregate_id=webhook_id)
         await self._append(session, webhook_id, version, event)
         await session.execute(
             delete(webhook_secrets).where(webhook_secrets.c.webhook_id == webhook_id)

@@ -110,9 +110,7 @@ def decode_audit_entry(msg: Msg) -> AuditEntry | None:
     if not isinstance(raw, dict):
         raise ValueError("an event is a JSON object")
     envelope = msgspec.convert(raw, _Envelope)
-    actor = recorded_actor(msg.headers)
-    if actor is None and envelope.actor_id:
-        actor = Actor(kind="user", id=envelope.actor_id)
+    actor = recorded_actor(msg.headers, envelope.actor_id)
     data = _masked({k: v for k, v in raw.items() if k not in _ENVELOPE})
     if len(msgspec.json.encode(data)) > _MAX_DATA_BYTES:
         data = {"truncated": True, "fields": sorted(data)}

@@ -39,7 +39,7 @@ class WebhookProjection:
                         url=event.url,
                         event_types=list(event.event_types),
                         enabled=event.enabled,
-                        created_by=event.actor_id,
+                        created_by=stored.actor.id if stored.actor else None,
                         managed_by=event.managed_by,
                         stream_version=stored.version,
                         secret_rotated_at=at,

@@ -57,7 +57,6 @@ class PromptsService:
                 text=data.text,
                 variables=variables_of(data.text),
                 version_number=1,
-                actor_id=principal.user_id,
             )
             await self.store.append(stream_id(prompt_id), 0, [event], session=session)
             return await self._get(session, principal.org_id, prompt_id)
@@ -83,7 +82,6 @@ class PromptsService:
                 text=text,
                 variables=variables_of(text),
                 version_number=current.version + 1,
-                actor_id=principal.user_id,
             )
             await self._append(session, prompt_id, stream_version, event)
             return await self._get(session, principal.org_id, prompt_id)
@@ -106,7 +104,6 @@ class PromptsService:
                 variables=variables_of(old.text),
                 version_number=current.version + 1,
                 restored_from=version,
-                actor_id=principal.user_id,
             )
             await self._append(session, prompt_id, stream_version, event)
             return await self._get(session, principal.org_id, prompt_id)
@@ -115,9 +112,7 @@ class PromptsService:
         """Remove the prompt and its history from the read models (the events stay)."""
         async with self.database.transaction() as session:
             _, stream_version = await self._locked(session, principal.org_id, prompt_id)
-            event = PromptDeleted(
-                org_id=principal.org_id, aggregate_id=prompt_id, actor_id=principal.user_id
-            )
+            event = PromptDeleted(org_id=principal.org_id, aggregate_id=prompt_id)
             await self._append(session, prompt_id, stream_version, event)
 
     async def get(self, principal: Principal, prompt_id: str) -> dto.PromptView:

@@ -63,7 +63,7 @@ class PromptProjection:
                         restored_from=(
                             event.restored_from if isinstance(event, PromptRestored) else None
                         ),
-                        created_by=event.actor_id,
+                        created_by=stored.actor.id if stored.actor else None,
                         created_at=event.occurred_at,
                     )
                 )
