@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -237,3 +238,20 @@ async def test_token_endpoint_failures_are_clear_and_keep_secrets(
         assert "login through github" in caplog.text  # the operator hears of it ...
         for secret in (CLIENT_SECRET, *github.issued_tokens):  # ... but no secret does
             assert secret not in response.text and secret not in caplog.text
+
+
+async def test_an_unreachable_token_endpoint_is_a_502(
+    infrastructure: Infrastructure, github: TestGitHub
+) -> None:
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    providers = github_preset(github)
+    providers["github"]["tokenUrl"] = f"http://127.0.0.1:{closed_port}/login/oauth/access_token"
+    async with auth_with_providers(infrastructure, providers, unique_name("oauth2")) as client:
+        await setup_admin(client)
+        response = await _login(client)
+        assert response.status_code == 502, response.text
+        assert response.json()["error"] == (
+            "the identity provider could not be reached; try again later"
+        )

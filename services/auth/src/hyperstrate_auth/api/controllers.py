@@ -332,7 +332,7 @@ class OidcController(Controller):
     @get(
         "/callback",
         operation_id="FinishOidcLogin",
-        summary="Finish an OIDC login",
+        summary="Finish a login through an identity provider (OIDC or OAuth2)",
         status_code=HTTP_302_FOUND,
     )
     async def callback(
