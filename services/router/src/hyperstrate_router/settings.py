@@ -19,6 +19,8 @@ class RouterSettings(ServiceSettings, frozen=True, kw_only=True):
     cache_redis_addr: str = ""
     cache_redis_prefix: str = ""
     rate_limit_backend: Literal["memory", "redis"] = "memory"
+    #: With the memory ledger: how long start-up waits for observability's record of spend.
+    budget_restore_timeout_secs: float = 30.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
