@@ -3,8 +3,9 @@
 Health: the observability service probes every model registration through its provider
 every `HEALTH_CHECK_INTERVAL_SECS` and publishes `RegistrationHealthChanged` when a
 registration becomes healthy or unhealthy (and the first time it is probed). The router's
-`health_check` feature keeps the latest event per registration; a registration it has no
-event for is healthy.
+`health_check` feature takes an unhealthy one as an open circuit breaker on the
+registration's targets, re-checked after the router's own `recheckSeconds`; a registration
+it has no event for is healthy.
 
 Webhooks: a router's inference events can be delivered to a URL, signed with a per-webhook
 secret. A subscription is made through the observability API, or follows the router's own
