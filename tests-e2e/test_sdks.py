@@ -327,3 +327,72 @@ async def test_bodies_larger_than_a_nats_message_pass_both_ways(demo: Demo) -> N
     stream = await client.chat.completions.create(model="echo", messages=messages, stream=True)
     pieces = [chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices]
     assert "".join(pieces) == text
+
+
+async def test_store_payloads_shows_the_bodies_in_the_log_detail(demo: Demo) -> None:
+    router_id = await demo.router("payloads", ["fake-gpt;echo"])
+    await demo.admin_call("PUT", f"/routers/{router_id}/configuration", {"storePayloads": True})
+
+    async def chat(content: str, stream: bool = False) -> tuple[str, str]:
+        """The request id and the text the client got."""
+        body = {
+            "model": "payloads",
+            "stream": stream,
+            "messages": [{"role": "user", "content": content}],
+        }
+        async with (
+            httpx.AsyncClient(base_url=demo.gateway, timeout=20) as client,
+            client.stream(
+                "POST",
+                "/v1/chat/completions",
+                headers={"authorization": f"Bearer {demo.key}"},
+                json=body,
+            ) as response,
+        ):
+            assert response.status_code == 200
+            raw = (await response.aread()).decode()
+        if stream:
+            text = "".join(
+                choice["delta"].get("content") or ""
+                for line in raw.splitlines()
+                if line.startswith("data: {")
+                for choice in json.loads(line[6:])["choices"]
+            )
+        else:
+            text = json.loads(raw)["choices"][0]["message"]["content"]
+        return response.headers["x-request-id"], text
+
+    async def detail_of(request_id: str) -> dict[str, Any] | None:
+        logs = await demo.admin_call("GET", f"/observability/logs?routerId={router_id}")
+        found = [log for log in logs["items"] if log["requestId"] == request_id]
+        if not found:
+            return None
+        detail: dict[str, Any] = await demo.admin_call(
+            "GET", f"/observability/logs/{found[0]['id']}"
+        )
+        return detail
+
+    async def payload_of(request_id: str) -> dict[str, Any] | None:
+        detail = await detail_of(request_id)
+        return detail["payload"] if detail else None
+
+    async def stored() -> bool:  # the configuration reaches the router as an event
+        request_id, _ = await chat("warm up")
+        detail = await wait_for(lambda: detail_of(request_id), timeout=5, message="its log")
+        return detail["payload"] is not None
+
+    await wait_for(stored, timeout=20, message="a first stored payload")
+    whole_id, whole_text = await chat("a whole answer")
+    stream_id, stream_text = await chat("a streamed answer", stream=True)
+    whole = await wait_for(lambda: payload_of(whole_id), timeout=10, message="the whole payload")
+    streamed = await wait_for(lambda: payload_of(stream_id), timeout=10, message="the stream's")
+
+    request = json.loads(whole["requestBody"])
+    assert request["messages"] == [{"role": "user", "content": "a whole answer"}]
+    answer = json.loads(whole["responseBody"])
+    assert answer["choices"][0]["message"]["content"] == whole_text == "a whole answer"
+    assert json.loads(streamed["requestBody"])["stream"] is True
+    assembled = json.loads(streamed["responseBody"])  # one body, not the SSE frames
+    assert assembled["object"] == "chat.completion"
+    assert assembled["choices"][0]["message"]["content"] == stream_text == "a streamed answer"
+    assert not (whole["requestTruncated"] or whole["responseTruncated"])

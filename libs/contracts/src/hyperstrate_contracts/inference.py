@@ -64,12 +64,20 @@ class InferenceFailed(_InferenceFacts, frozen=True, kw_only=True, tag="inference
 
 
 class InferencePayloadCaptured(Event, frozen=True, kw_only=True, tag="inference.payload.captured"):
-    """The request and response bodies of one inference, when the router stores payloads."""
+    """The request and response bodies of one inference, when the router stores payloads.
+
+    `request_body` is the request as the model got it (after the linked prompt and the
+    request-side interceptors), `response_body` the answer as the client got it, a stream
+    assembled into one body. Each is cut at the router's `PAYLOAD_MAX_BYTES` (UTF-8 bytes);
+    a cut one is flagged.
+    """
 
     request_id: str
     router_id: str | None = None
     request_body: str = ""
     response_body: str = ""
+    request_truncated: bool = False
+    response_truncated: bool = False
 
 
 INFERENCE_EVENTS: tuple[type[Event], ...] = (

@@ -54,7 +54,8 @@ async def test_logs_are_filtered_paged_and_fetched_with_their_payload(
         request_id=streamed.request_id,
         router_id="router-b",
         request_body='{"messages":[]}',
-        response_body='{"choices":[]}',
+        response_body='{"choices":[',
+        response_truncated=True,  # the router cut it at PAYLOAD_MAX_BYTES
     )
     await publish(nats_client.jetstream(), [*events, payload])
     admin = admin_of(org)
@@ -88,7 +89,9 @@ async def test_logs_are_filtered_paged_and_fetched_with_their_payload(
         f"/observability/logs/{streamed.event_id}", headers=admin
     )
     assert detail.status_code == 200, detail.text
-    assert detail.json()["payload"]["requestBody"] == '{"messages":[]}'
+    shown = detail.json()["payload"]
+    assert shown["requestBody"] == '{"messages":[]}' and shown["responseBody"] == '{"choices":['
+    assert (shown["requestTruncated"], shown["responseTruncated"]) == (False, True)
     assert detail.json()["log"]["requestId"] == streamed.request_id
     without = await observability_client.get(
         f"/observability/logs/{events[1].event_id}", headers=admin

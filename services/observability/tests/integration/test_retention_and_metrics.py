@@ -81,6 +81,12 @@ async def test_purge_deletes_what_aged_out_in_batches_and_keeps_usage(
                 )
             ).one()
         assert tuple(left) == (2, 1, 1, 9)  # the daily usage of purged logs stays
+        async with database.sessions() as session:
+            kept = await session.execute(
+                text("SELECT request_id FROM inference_payloads WHERE org_id = :org"), {"org": org}
+            )
+        # A payload carries its log's time: it went with the aged-out log, stays with the other.
+        assert kept.scalars().all() == [events[-1].request_id]
         assert await RetentionPurger(database, retention_days=90).purge(now) == {
             "inference_logs": 0,
             "inference_payloads": 0,

@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from hyperstrate_kit.settings import ServiceSettings, SettingsError
+from hyperstrate_router.application.inference.payloads import (
+    DEFAULT_PAYLOAD_MAX_BYTES,
+    MAX_PAYLOAD_MAX_BYTES,
+)
 
 __all__ = ["RouterSettings"]
 
@@ -21,6 +25,8 @@ class RouterSettings(ServiceSettings, frozen=True, kw_only=True):
     rate_limit_backend: Literal["memory", "redis"] = "memory"
     #: With the memory ledger: how long start-up waits for observability's record of spend.
     budget_restore_timeout_secs: float = 30.0
+    #: `storePayloads`: the request and the answer are each cut at this many bytes.
+    payload_max_bytes: int = DEFAULT_PAYLOAD_MAX_BYTES
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -28,3 +34,8 @@ class RouterSettings(ServiceSettings, frozen=True, kw_only=True):
             raise SettingsError("CACHE_REDIS_ADDR: required when CACHE_BACKEND=redis")
         if self.rate_limit_backend == "redis" and not self.cache_redis_addr:
             raise SettingsError("CACHE_REDIS_ADDR: required when RATE_LIMIT_BACKEND=redis")
+        if not 1024 <= self.payload_max_bytes <= MAX_PAYLOAD_MAX_BYTES:
+            raise SettingsError(
+                f"PAYLOAD_MAX_BYTES: must be between 1024 and {MAX_PAYLOAD_MAX_BYTES}"
+                " (both bodies travel in one NATS message)"
+            )

@@ -79,8 +79,13 @@ class LogView(View):
 
 
 class PayloadView(View):
+    """The bodies the router captured (`storePayloads`), each cut at its PAYLOAD_MAX_BYTES:
+    a cut one is flagged."""
+
     request_body: str
     response_body: str
+    request_truncated: bool
+    response_truncated: bool
     captured_at: datetime
 
 

@@ -78,6 +78,8 @@ _PAYLOAD_COLUMNS = (
     ("router_id", "text"),
     ("request_body", "text"),
     ("response_body", "text"),
+    ("request_truncated", "boolean"),
+    ("response_truncated", "boolean"),
     ("occurred_at", "timestamptz"),
 )
 _INSERT_PAYLOADS = text(_unnest_insert("inference_payloads", _PAYLOAD_COLUMNS, "event_id"))

@@ -141,7 +141,13 @@ class ObservabilityRepository:
         """The request and response bodies captured for a request, if any."""
         p = inference_payloads.c
         query = (
-            select(p.request_body, p.response_body, p.occurred_at.label("captured_at"))
+            select(
+                p.request_body,
+                p.response_body,
+                p.request_truncated,
+                p.response_truncated,
+                p.occurred_at.label("captured_at"),
+            )
             .where(p.org_id == org_id, p.request_id == request_id)
             .order_by(p.occurred_at.desc())
             .limit(1)

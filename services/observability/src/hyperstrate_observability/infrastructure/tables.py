@@ -92,6 +92,9 @@ inference_payloads = Table(
     Column("router_id", Text),
     Column("request_body", Text, nullable=False),
     Column("response_body", Text, nullable=False),
+    # The router cut the body at its PAYLOAD_MAX_BYTES.
+    Column("request_truncated", Boolean, nullable=False, server_default=text("false")),
+    Column("response_truncated", Boolean, nullable=False, server_default=text("false")),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     _now(),
     Index("ix_inference_payloads_org_request", "org_id", "request_id"),

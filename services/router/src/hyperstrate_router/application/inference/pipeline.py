@@ -19,7 +19,11 @@ from typing import Any, Protocol
 import msgspec
 
 from hyperstrate_contracts import utc_now
-from hyperstrate_contracts.inference import InferenceCompleted, InferenceFailed
+from hyperstrate_contracts.inference import (
+    InferenceCompleted,
+    InferenceFailed,
+    InferencePayloadCaptured,
+)
 from hyperstrate_contracts.router import InferEnd, InferRequest
 from hyperstrate_providers import ErrorClass, ProviderClient, ProviderError, WireDecodeError
 from hyperstrate_providers.errors import TranslationError
@@ -32,6 +36,10 @@ from hyperstrate_router.application.inference.context import (
 )
 from hyperstrate_router.application.inference.formats import Api, api_error, canonical_request
 from hyperstrate_router.application.inference.limits import BudgetLedger, RateLimiter
+from hyperstrate_router.application.inference.payloads import (
+    DEFAULT_PAYLOAD_MAX_BYTES,
+    PayloadCapture,
+)
 from hyperstrate_router.application.inference.stages import (
     BudgetStage,
     LinkedPromptStage,
@@ -40,6 +48,7 @@ from hyperstrate_router.application.inference.stages import (
 )
 from hyperstrate_router.application.inference.state import PromptTable, RouterTable
 from hyperstrate_router.application.inference.strategies import LatencyTracker, TargetSelector
+from hyperstrate_router.application.inference.target_health import TargetHealth
 from hyperstrate_router.application.inference.target_inference import CatalogPort, TargetInference
 
 __all__ = ["CatalogPort", "EventSink", "InferencePipeline", "SendFrame"]
@@ -50,6 +59,11 @@ class EventSink(Protocol):
 
     def emit(self, event: InferenceCompleted | InferenceFailed) -> None:
         """Queue an event for publication (never blocks, never loses it)."""
+        ...
+
+    def emit_later(self, build: Callable[[], InferencePayloadCaptured]) -> None:
+        """Queue an event that `build` makes when it is published, off the answer's path
+        (built once; then kept like any other)."""
         ...
 
 
@@ -74,8 +88,11 @@ class InferencePipeline:
         cache: ResponseCache,
         events: EventSink,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        *,
+        payload_max_bytes: int = DEFAULT_PAYLOAD_MAX_BYTES,
     ) -> None:
         self.routers, self.events = routers, events
+        self.payload_max_bytes = payload_max_bytes
         self.inference = TargetInference(catalog, providers, selector, latency, sleep)
         self.stages: Sequence[Stage] = (
             RateLimitStage(rate_limiter),
@@ -86,9 +103,9 @@ class InferencePipeline:
         )
 
     @property
-    def unhealthy(self) -> set[str]:
-        """Registration ids the health monitor marked down (`health_check` skips them)."""
-        return self.inference.unhealthy
+    def health(self) -> TargetHealth:
+        """`health_check`'s breakers: observability's verdicts go in with `report`."""
+        return self.inference.health
 
     async def handle(self, request: InferRequest, send: SendFrame) -> InferEnd:
         """Answer one request; streamed frames go to `send`, the end is returned."""
@@ -111,7 +128,7 @@ class InferencePipeline:
             raise
         except Refusal as refusal:
             if context is not None:
-                self._emit_failed(context, refusal.status, "refused", refusal.message)
+                self._emit_failed(context, refusal.status, refusal.error_class, refusal.message)
             return InferEnd(
                 status=refusal.status,
                 body=msgspec.Raw(api_error(api, refusal.status, refusal.message)),
@@ -196,16 +213,43 @@ class InferencePipeline:
         }
 
     def _emit_completed(self, context: InferenceContext, status: int = 200) -> None:
-        self.events.emit(InferenceCompleted(**self._facts(context), status_code=status))
+        event = InferenceCompleted(**self._facts(context), status_code=status)
+        self.events.emit(event)
+        if context.router.store_payloads:
+            self._capture_payload(context, event)
 
     def _emit_failed(
         self, context: InferenceContext, status: int, error_class: str, message: str
     ) -> None:
-        self.events.emit(
-            InferenceFailed(
-                **self._facts(context),
-                status_code=status,
-                error_class=error_class,
-                error_message=message[:500],
+        event = InferenceFailed(
+            **self._facts(context),
+            status_code=status,
+            error_class=error_class,
+            error_message=message[:500],
+        )
+        self.events.emit(event)
+        if context.router.store_payloads:
+            self._capture_payload(context, event, failure=(status, message))
+
+    def _capture_payload(
+        self,
+        context: InferenceContext,
+        event: InferenceCompleted | InferenceFailed,
+        failure: tuple[int, str] | None = None,
+    ) -> None:
+        """`storePayloads`: the bodies by reference; encoding waits for the publisher."""
+        self.events.emit_later(
+            PayloadCapture(
+                org_id=event.org_id,
+                request_id=event.request_id,
+                router_id=context.router.id,
+                occurred_at=event.occurred_at,
+                api=context.request.api,
+                request=context.chat,
+                model=context.registration.model if context.registration else None,
+                body=context.body,
+                frames=context.frames,
+                max_bytes=self.payload_max_bytes,
+                failure=failure,
             )
         )

@@ -3,6 +3,8 @@
 `emit` only queues. A background task publishes to JetStream (`Nats-Msg-Id` = event id, so a
 retry is harmless). While NATS is away the events wait in memory; past `max_in_memory` they
 spill to a file under DATA_DIR and are published, oldest first, when NATS is back.
+`emit_later` queues an event's builder (a payload capture): the task builds it when it takes
+it, once, so the encoding happens after the answer has left.
 """
 
 from __future__ import annotations
@@ -11,18 +13,25 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import msgspec
 from nats.aio.client import Client as NatsClient
 
-from hyperstrate_contracts.inference import InferenceCompleted, InferenceFailed
+from hyperstrate_contracts.inference import (
+    InferenceCompleted,
+    InferenceFailed,
+    InferencePayloadCaptured,
+)
 from hyperstrate_kit.bus import coalesced_writes
 
 __all__ = ["InferenceEventPublisher"]
 
 log = logging.getLogger(__name__)
-InferenceEvent = InferenceCompleted | InferenceFailed
+InferenceEvent = InferenceCompleted | InferenceFailed | InferencePayloadCaptured
+EventBuilder = Callable[[], InferenceEvent]
 _decoder = msgspec.json.Decoder(InferenceEvent)
 
 
@@ -43,7 +52,7 @@ class InferenceEventPublisher:
         self.max_in_memory = max_in_memory
         self.publish_timeout = publish_timeout
         self.linger_seconds = linger_seconds
-        self._queue: deque[InferenceEvent] = deque()
+        self._queue: deque[InferenceEvent | EventBuilder] = deque()
         self._wake = asyncio.Event()
         self._spilled = spill_file.exists()  # kept in memory: no file check per event
         self.published = 0
@@ -55,17 +64,40 @@ class InferenceEventPublisher:
 
     def emit(self, event: InferenceEvent) -> None:
         """Queue one event; spill to disk past the memory bound."""
+        self._enqueue(event)
+
+    def emit_later(self, build: EventBuilder) -> None:
+        """Queue an event that `build` makes when it is taken for publication."""
+        self._enqueue(build)
+
+    def _enqueue(self, item: InferenceEvent | EventBuilder) -> None:
         if len(self._queue) >= self.max_in_memory:
-            self._spill(event)
+            self._spill(item)
         else:
-            self._queue.append(event)
+            self._queue.append(item)
         self._wake.set()
 
-    def _spill(self, event: InferenceEvent) -> None:
+    def _spill(self, item: InferenceEvent | EventBuilder) -> None:
+        event = _built(item)
+        if event is None:
+            return
         self.spill_file.parent.mkdir(parents=True, exist_ok=True)
         with self.spill_file.open("ab") as file:
             file.write(msgspec.json.encode(event) + b"\n")
         self._spilled = True
+
+    def _front(self, count: int) -> list[InferenceEvent]:
+        """The first `count` queued events, builders built in place (once: an event keeps
+        its id across retries); one that cannot be built is dropped."""
+        index = 0
+        while index < min(count, len(self._queue)):
+            event = _built(self._queue[index])
+            if event is None:
+                del self._queue[index]
+                continue
+            self._queue[index] = event
+            index += 1
+        return [cast(InferenceEvent, self._queue[i]) for i in range(index)]
 
     def _reload_spilled(self) -> None:
         """Move spilled events back in memory once there is room (oldest first)."""
@@ -96,7 +128,7 @@ class InferenceEventPublisher:
                 # instead of waking this process per event while requests are in flight.
                 await asyncio.sleep(self.linger_seconds)
                 continue
-            batch = [self._queue[i] for i in range(min(batch_size, len(self._queue)))]
+            batch = self._front(batch_size)
             acknowledged = await self._publish(batch)
             for _ in range(acknowledged):
                 self._queue.popleft()
@@ -139,3 +171,15 @@ class InferenceEventPublisher:
         for event in self._queue:
             self._spill(event)
         self._queue.clear()
+
+
+def _built(item: InferenceEvent | EventBuilder) -> InferenceEvent | None:
+    """The event, built if it is a builder; None (logged) when building fails: a payload
+    capture is not worth stopping the events behind it."""
+    if not callable(item):
+        return item
+    try:
+        return item()
+    except Exception:
+        log.exception("an inference event could not be built: dropped")
+        return None
