@@ -63,15 +63,21 @@ class ChatHealthProbes:
     async def probe_due(self) -> int:
         """One round: every target due for a probe is probed once; returns how many."""
         now = self.clock()
-        due = [
+        probed = [
             (router, target, config)
             for router, config in self._probing_routers()
             for target in router.live_targets()
-            if now - self._last_probe.get((router.id, target.id), -config.recheck_seconds)
-            >= config.recheck_seconds
+        ]
+        # Only targets still probed keep their last time: removed ones do not pile up.
+        last = {(r.id, t.id): self._last_probe.get((r.id, t.id)) for r, t, _ in probed}
+        due = [
+            (router, target, config)
+            for router, target, config in probed
+            if (at := last[(router.id, target.id)]) is None or now - at >= config.recheck_seconds
         ]
         for router, target, _ in due:
-            self._last_probe[(router.id, target.id)] = now
+            last[(router.id, target.id)] = now
+        self._last_probe = {key: at for key, at in last.items() if at is not None}
         await asyncio.gather(*(self._probe(*item) for item in due))
         return len(due)
 
