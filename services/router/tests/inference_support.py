@@ -18,6 +18,12 @@ from nats.aio.client import Client as NatsClient
 
 from hyperstrate_contracts import Event
 from hyperstrate_contracts.auth import ApiKeyCreated, UserCreated, VirtualKeyCreated
+from hyperstrate_contracts.budgets import (
+    BUDGET_SPEND_SUBJECT,
+    BudgetSpend,
+    BudgetSpendRequest,
+    SubjectSpend,
+)
 from hyperstrate_contracts.catalog import (
     CREDENTIALS_SUBJECT,
     REGISTRATIONS_SUBJECT,
@@ -34,7 +40,7 @@ from hyperstrate_kit.bus import RemoteError, connect_nats, serve
 from hyperstrate_kit.security import generate_key
 from hyperstrate_kit.service import ServiceDefinition, create_service_app
 from hyperstrate_kit.settings import load_settings
-from hyperstrate_kit.testing import Infrastructure, serve_app
+from hyperstrate_kit.testing import Infrastructure, serve_app, wait_for
 from hyperstrate_providers.fake_upstream import FakeUpstream
 from hyperstrate_router.inference_runtime import start_inference
 from hyperstrate_router.settings import RouterSettings
@@ -55,6 +61,8 @@ class InferenceStack:
     registrations: dict[str, RegistrationInfo] = field(default_factory=dict)
     upstream: FakeUpstream | None = None  # records what it was asked
     router_apps: list[Any] = field(default_factory=list)  # one per router replica
+    # What the observability stand-in says was spent before a router started.
+    recorded_spend: list[SubjectSpend] = field(default_factory=list)
 
     def pipelines(self) -> list[Any]:
         """Each router replica's InferencePipeline (once the apps have started)."""
@@ -120,10 +128,10 @@ class InferenceStack:
         await self.publish(*events)
         return router_id
 
-    async def api_key(self, **virtual: Any) -> str:
+    async def api_key(self, key_id: str | None = None, **virtual: Any) -> str:
         """A key for this org: an API key, or a virtual key when limits are given."""
         key = generate_key("hsv_" if virtual else "hs_")
-        key_id = f"key_{uuid.uuid4().hex[:10]}"
+        key_id = key_id or f"key_{uuid.uuid4().hex[:10]}"
         if virtual:
             await self.publish(
                 VirtualKeyCreated(
@@ -163,16 +171,28 @@ class InferenceStack:
         )
 
 
+async def wait_until_ready(base_url: str, timeout: float = 30.0) -> None:
+    """Wait for a service's /readyz to answer 200."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
+
+        async def ready() -> bool:
+            return (await client.get("/readyz")).status_code == 200
+
+        await wait_for(ready, timeout=timeout, message=f"{base_url}/readyz")
+
+
 @contextlib.asynccontextmanager
 async def inference_stack(
     infrastructure: Infrastructure,
     router_environ: dict[str, str] | None = None,
     router_replicas: int = 1,
+    recorded_spend: list[SubjectSpend] | None = None,
 ) -> AsyncIterator[InferenceStack]:
     """Fake upstream, catalog stand-in, router hot path and gateway, all on loopback.
 
     `router_environ` adds settings of the router (e.g. its Redis backends);
-    `router_replicas` routers share the inference queue group, as replicas do."""
+    `router_replicas` routers share the inference queue group, as replicas do;
+    `recorded_spend` is what the observability stand-in says was spent before."""
     environ = {
         "NATS_URL": infrastructure.nats_url,
         "JWT_SECRET": "inference-test-secret-inference-x",
@@ -180,7 +200,11 @@ async def inference_stack(
     nc = await connect_nats(infrastructure.nats_url, "inference-test")
     async with FakeUpstream(record_requests=True) as upstream:
         stack = InferenceStack(
-            nc=nc, gateway_url="", upstream_url=upstream.base_url, upstream=upstream
+            nc=nc,
+            gateway_url="",
+            upstream_url=upstream.base_url,
+            upstream=upstream,
+            recorded_spend=recorded_spend or [],
         )
 
         async def credentials(ask: CredentialsRequest) -> Credentials:
@@ -205,7 +229,13 @@ async def inference_stack(
                 ]
             )
 
+        async def budget_spend(ask: BudgetSpendRequest) -> BudgetSpend:
+            return BudgetSpend(items=[s for s in stack.recorded_spend if s.subject > ask.after])
+
         subscriptions = [
+            await serve(
+                nc, BUDGET_SPEND_SUBJECT, BudgetSpendRequest, budget_spend, queue="obs-test"
+            ),
             await serve(
                 nc, CREDENTIALS_SUBJECT, CredentialsRequest, credentials, queue="catalog-test"
             ),
@@ -233,7 +263,8 @@ async def inference_stack(
         try:
             async with contextlib.AsyncExitStack() as routers:
                 for router_app in stack.router_apps:
-                    await routers.enter_async_context(serve_app(router_app))
+                    router_url = await routers.enter_async_context(serve_app(router_app))
+                    await wait_until_ready(router_url)  # joined the queue group
                 async with serve_app(gateway_app) as gateway_url:
                     stack.gateway_url = gateway_url
                     yield stack

@@ -19,6 +19,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -364,7 +365,8 @@ class StreamFollower:
     """Replays a stream's events in order into `apply`, then follows it live.
 
     `caught_up` is set once every event stored when the follower started has been applied;
-    services report not-ready until then.
+    services report not-ready until then. With `start_time`, the replay starts with the
+    first message stored at or after it instead of the stream's first.
     """
 
     def __init__(
@@ -373,22 +375,31 @@ class StreamFollower:
         registry: EventRegistry,
         subject: str,
         apply: Callable[[Event], Awaitable[None] | None],
+        start_time: datetime | None = None,
     ) -> None:
         self.js = js
         self.registry = registry
         self.subject = subject
         self.apply = apply
+        self.start_time = start_time
         self.caught_up = asyncio.Event()
         self.applied = 0
         self._subscription: Subscription | None = None
 
     async def start(self) -> None:
-        """Subscribe with an ordered consumer from the stream's first message."""
+        """Subscribe with an ordered consumer from the stream's first message (or the first
+        at `start_time`)."""
+        config = None
+        if self.start_time is not None:
+            config = api.ConsumerConfig(
+                deliver_policy=api.DeliverPolicy.BY_START_TIME, opt_start_time=self.start_time
+            )
         self._subscription = await self.js.subscribe(
             self.subject,
             cb=self._on_message,
+            config=config,
             ordered_consumer=True,
-            deliver_policy=api.DeliverPolicy.ALL,
+            deliver_policy=None if config else api.DeliverPolicy.ALL,
             idle_heartbeat=5.0,
         )
         info = await self._subscription.consumer_info()

@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from litestar import Litestar
@@ -132,14 +133,19 @@ class Runtime(Generic[S]):
         return task
 
     async def follow(
-        self, subject: str, apply: Callable[[Event], Any], registry: EventRegistry | None = None
+        self,
+        subject: str,
+        apply: Callable[[Event], Any],
+        registry: EventRegistry | None = None,
+        start_time: datetime | None = None,
     ) -> StreamFollower:
         """Replay and follow a stream into an in-memory projection; ready once caught up.
 
-        `registry` decodes the followed events (default: the service's own).
+        `registry` decodes the followed events (default: the service's own); `start_time`
+        skips what was stored before it.
         """
         follower = StreamFollower(
-            self.require_js(), registry or self.definition.registry, subject, apply
+            self.require_js(), registry or self.definition.registry, subject, apply, start_time
         )
         await follower.start()
         self._followers.append(follower)

@@ -12,11 +12,13 @@ from hyperstrate_kit.payloads import PayloadStore
 from hyperstrate_kit.service import Runtime
 from hyperstrate_providers import ClientPool, ProviderClient
 from hyperstrate_router.application.inference.health_probes import ChatHealthProbes
+from hyperstrate_router.application.inference.limits import MemoryBudgetLedger
 from hyperstrate_router.application.inference.pipeline import InferencePipeline
 from hyperstrate_router.application.inference.state import PromptTable, RouterTable
 from hyperstrate_router.application.inference.strategies import LatencyTracker, TargetSelector
 from hyperstrate_router.infrastructure.inference.backends import inference_backends
 from hyperstrate_router.infrastructure.inference.catalog_client import CatalogClient
+from hyperstrate_router.infrastructure.inference.ledger_sync import LedgerSync
 from hyperstrate_router.infrastructure.inference.publisher import InferenceEventPublisher
 from hyperstrate_router.infrastructure.inference.worker import InferenceWorker
 from hyperstrate_router.settings import RouterSettings
@@ -60,7 +62,11 @@ async def start_inference(runtime: Runtime[RouterSettings]) -> None:
     await runtime.follow("observability.>", on_health, observability_registry())
     payloads = PayloadStore(runtime.nc, PAYLOAD_BUCKET, replicas=settings.nats_stream_replicas)
     worker = InferenceWorker(runtime.nc, pipeline, payloads)
-    await worker.start()
     runtime.on_stop(worker.stop)
+    if isinstance(backends.ledger, MemoryBudgetLedger):  # Redis keeps spend across restarts
+        sync = LedgerSync(runtime.nc, backends.ledger, settings.budget_restore_timeout_secs)
+        await sync.run_before(runtime, worker.start)
+    else:
+        await worker.start()
     runtime.services["inference_pipeline"] = pipeline
     runtime.services["inference_publisher"] = publisher
