@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import msgspec
 from auth_support import ADMIN_PASSWORD, bearer, setup_admin
 
 from hyperstrate_contracts import utc_now
@@ -230,3 +231,30 @@ async def test_router_team_access(auth_client: Client) -> None:
     removed = await auth_client.delete(f"/auth/routers/rtr_9/teams/{team['id']}", headers=admin)
     assert removed.status_code == 204
     assert (await auth_client.get("/auth/routers/rtr_9/teams", headers=admin)).json() == []
+
+
+async def test_setup_and_the_admins_changes_are_recorded_as_the_admins(
+    auth_client: Client, infrastructure: Infrastructure
+) -> None:
+    session = await setup_admin(auth_client, email="actor@a.example")
+    await auth_client.post("/auth/teams", headers=bearer(session), json={"name": "Named"})
+    admin_id, org_id = session["user"]["id"], session["user"]["orgId"]
+    nc = await connect_nats(infrastructure.nats_url, "auth-actor-test")
+    actors: dict[str, tuple[str, str]] = {}
+
+    async def on_message(msg: Any) -> None:
+        if msgspec.json.decode(msg.data).get("org_id") == org_id:
+            headers = msg.headers or {}
+            actors[msg.subject] = (headers.get("Hs-Actor-Kind"), headers.get("Hs-Actor-Id"))
+
+    try:
+        await nc.jetstream().subscribe("auth.>", cb=on_message, ordered_consumer=True)
+        await wait_for(lambda: len(actors) == 3, timeout=10, message="the three events")
+    finally:
+        await nc.drain()
+    # Nobody was signed in for the setup: the person who ran it is the admin it made.
+    assert actors == {
+        "auth.organization.created": ("user", admin_id),
+        "auth.user.created": ("user", admin_id),
+        "auth.team.created": ("user", admin_id),
+    }

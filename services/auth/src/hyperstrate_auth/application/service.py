@@ -53,6 +53,8 @@ from hyperstrate_contracts.auth import (
     VirtualKeyRevoked,
     VirtualKeyUpdated,
 )
+from hyperstrate_contracts.metadata import Actor
+from hyperstrate_kit.actors import acting_as
 from hyperstrate_kit.database import Database
 from hyperstrate_kit.errors import ConflictError, InvalidInputError, NotFoundError
 from hyperstrate_kit.eventstore import EventStore
@@ -113,9 +115,11 @@ class AuthService:
             await self.store.lock_appends(session)
             if await self.repo.organization_count(session) > 0:
                 raise SetupAlreadyCompleted()
-            _, user = await self._create_organization(
-                session, data.organization_name, data.email, data.password, data.name
-            )
+            admin_id = new_id("usr")
+            with acting_as(Actor(kind="user", id=admin_id)):  # who sets up becomes this admin
+                _, user = await self._create_organization(
+                    session, data.organization_name, data.email, data.password, data.name, admin_id
+                )
             return await self._open_session(session, user)
 
     async def login(self, data: dto.LoginInput) -> dto.Session:
@@ -163,9 +167,12 @@ class AuthService:
             ):
                 return None
             password = secrets.token_urlsafe(32)  # never told to anyone: OIDC-only account
-            return await self._create_user(
-                session, organization_id, email, password, name[:255] or email, "member", None
-            )
+            user_id = new_id("usr")
+            with acting_as(Actor(kind="user", id=user_id)):  # the first login makes the account
+                return await self._create_user(
+                    session, organization_id, email, password, name[:255] or email, "member",
+                    None, user_id,
+                )  # fmt: skip
 
     async def session_for_user(self, user: dto.UserView) -> dto.Session:
         """A session for an already authenticated user (OIDC)."""
@@ -190,7 +197,13 @@ class AuthService:
     # -- organisations ------------------------------------------------------------------
 
     async def _create_organization(
-        self, session: AsyncSession, name: str, email: str, password: str, admin_name: str
+        self,
+        session: AsyncSession,
+        name: str,
+        email: str,
+        password: str,
+        admin_name: str,
+        admin_id: str | None = None,
     ) -> tuple[str, dto.UserView]:
         org_id = new_id("org")
         await self.store.append(
@@ -199,7 +212,9 @@ class AuthService:
             [OrganizationCreated(org_id=org_id, aggregate_id=org_id, name=name)],
             session=session,
         )
-        user = await self._create_user(session, org_id, email, password, admin_name, "admin", None)
+        user = await self._create_user(
+            session, org_id, email, password, admin_name, "admin", None, admin_id
+        )
         return org_id, user
 
     async def create_organization(self, data: dto.OrganizationCreate) -> dto.OrganizationView:
@@ -265,13 +280,14 @@ class AuthService:
         name: str,
         role: dto.Role,
         team_id: str | None,
+        user_id: str | None = None,
     ) -> dto.UserView:
         email = normalise_email(email)
         if await self.repo.email_taken(session, email):
             raise EmailAlreadyUsed(fields={"email": ["already used"]})
         if team_id is not None:
             await self._require_team(session, org_id, team_id)
-        user_id = new_id("usr")
+        user_id = user_id or new_id("usr")
         await self.store.append(
             stream_id("user", user_id),
             0,
