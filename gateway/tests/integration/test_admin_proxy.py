@@ -25,6 +25,7 @@ class RecordingService:
 
     def __init__(self) -> None:
         self.targets: list[bytes] = []
+        self.request_ids: list[str] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -35,6 +36,7 @@ class RecordingService:
         query = scope["query_string"]
         target = scope["raw_path"] + (b"?" + query if query else b"")
         self.targets.append(target)
+        self.request_ids += [v.decode() for k, v in scope["headers"] if k == b"x-request-id"]
         body = json.dumps({"target": target.decode("latin-1")}).encode()
         await send(
             {
@@ -114,6 +116,20 @@ async def test_admin_routes_reach_their_service_with_status_headers_and_body(
         down = await client.get("/ai/catalog")
         assert down.status_code == 503
         assert down.json() == {"error": "ai service unavailable", "fields": {}}
+
+
+async def test_the_service_gets_the_request_id_the_client_is_answered_with(
+    infrastructure: Infrastructure,
+) -> None:
+    routers = RecordingService()
+    async with admin_gateway(infrastructure, routers) as client:
+        generated = await client.get("/routers")
+        chosen = await client.get("/routers", headers={"x-request-id": "client-chosen-1"})
+    # One id per request, the same on both sides, so the service's logs and the events it
+    # records (Hs-Request-Id) name what the client was told.
+    assert generated.headers.get_list("x-request-id") == [routers.request_ids[0]]
+    assert chosen.headers.get_list("x-request-id") == ["client-chosen-1"]
+    assert routers.request_ids == [routers.request_ids[0], "client-chosen-1"]
 
 
 async def test_path_and_query_go_upstream_exactly_as_sent(infrastructure: Infrastructure) -> None:

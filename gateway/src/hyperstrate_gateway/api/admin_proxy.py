@@ -16,6 +16,7 @@ from litestar.handlers import HTTPRouteHandler
 
 from hyperstrate_gateway.domain.forwarded_path import path_problem
 from hyperstrate_kit.errors import AppError, InvalidInputError, UnavailableError
+from hyperstrate_kit.logs import request_id_var
 
 __all__ = ["UpstreamTimeoutError", "admin_proxy_handlers", "forwarding_failure"]
 
@@ -36,7 +37,10 @@ _DROPPED = frozenset(
     }
 )
 # httpx hands over the answer already decompressed, so its encoding no longer applies.
-_DROPPED_FROM_ANSWER = _DROPPED | {"content-encoding"}
+# The request id is the gateway's own (the client's when valid): sent upstream, so the
+# service logs and records it on its events, and answered once, by the gateway's middleware.
+_DROPPED_FROM_ANSWER = _DROPPED | {"content-encoding", "x-request-id"}
+_DROPPED_UPSTREAM = _DROPPED | {"x-request-id"}
 
 
 class UpstreamTimeoutError(AppError):
@@ -48,6 +52,12 @@ class UpstreamTimeoutError(AppError):
 
 def _forwardable(headers: Any, dropped: frozenset[str] = _DROPPED) -> list[tuple[str, str]]:
     return [(k, v) for k, v in headers.items() if k.lower() not in dropped]
+
+
+def _upstream_headers(headers: Any) -> list[tuple[str, str]]:
+    forwarded = _forwardable(headers, _DROPPED_UPSTREAM)
+    request_id = request_id_var.get()
+    return [*forwarded, ("x-request-id", request_id)] if request_id else forwarded
 
 
 def admin_proxy_handlers(
@@ -94,7 +104,7 @@ def _handler(prefix: str, upstream: str, client: httpx.AsyncClient) -> HTTPRoute
             answer = await client.request(
                 request.method,
                 upstream,
-                headers=_forwardable(request.headers),
+                headers=_upstream_headers(request.headers),
                 content=await request.body(),
                 extensions={"target": target},
             )
