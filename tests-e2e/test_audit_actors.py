@@ -59,9 +59,12 @@ async def test_the_audit_log_names_the_user_the_key_and_the_operator(stack: Stac
             session["user"]["id"],
         )
 
+        request_ids: dict[str, str] = {}
+
         async def created(path: str, body: dict[str, Any]) -> str:
             response = await client.post(path, headers=admin, json=body)
             assert response.status_code == 201, (path, response.text)
+            request_ids[path] = response.headers["x-request-id"]
             return str(response.json().get("id") or response.json()["webhook"]["id"])
 
         made = {
@@ -122,8 +125,12 @@ async def test_the_audit_log_names_the_user_the_key_and_the_operator(stack: Stac
                 return dict(msg.headers or {}) if body["aggregate_id"] == job.json()["id"] else None
 
             headers = await wait_for(submitted, timeout=20, message="catalog.job.submitted")
+            team = await js.get_last_msg("AUTH", "auth.team.created")
         finally:
             await nc.drain()
+        # The request id the admin was answered with is the one the team's event carries.
+        assert team.headers is not None
+        assert team.headers["Hs-Request-Id"] == request_ids["/auth/teams"]
         assert (headers["Hs-Actor-Kind"], headers["Hs-Actor-Id"]) == ("api_key", key_id)
         assert access["api_key"] not in json.dumps(headers)  # the key's id, never the key
 
