@@ -15,6 +15,7 @@ from hyperstrate_auth.infrastructure.oidc import OidcProvider
 from hyperstrate_auth.infrastructure.passwords import Argon2PasswordHasher
 from hyperstrate_auth.infrastructure.projections import AuthProjection
 from hyperstrate_auth.infrastructure.repository import AuthRepository, PendingLogins
+from hyperstrate_auth.infrastructure.team_usage import ObservabilityTeamUsage
 from hyperstrate_auth.settings import AuthSettings
 from hyperstrate_contracts.auth import KEY_USAGE_SUBJECT, KeyUsageBatch, auth_registry
 from hyperstrate_kit.bus import serve
@@ -33,6 +34,7 @@ def build_auth_service(runtime: Runtime[AuthSettings]) -> AuthService:
         Argon2PasswordHasher(),
         jwt_secret=runtime.settings.effective_jwt_secret,
         admin_email=runtime.settings.admin_email,
+        team_usage=ObservabilityTeamUsage(runtime.nc) if runtime.nc is not None else None,
     )
 
 

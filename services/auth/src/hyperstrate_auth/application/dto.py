@@ -120,10 +120,11 @@ class TeamView(View):
     name: str
     max_requests: int | None
     max_cost_usd: float | None
-    used_requests: int
-    used_cost_usd: float
     created_at: datetime
     updated_at: datetime
+    # What the team's caps count (null when observability cannot be asked right now).
+    used_requests: int | None = None
+    used_cost_usd: float | None = None
 
 
 class TeamCreate(Camel):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
-__all__ = ["PasswordHasher"]
+__all__ = ["PasswordHasher", "TeamUsage"]
 
 
 class PasswordHasher(Protocol):
@@ -20,4 +21,15 @@ class PasswordHasher(Protocol):
 
     def verify_dummy(self, password: str) -> None:
         """Spend the time of a verification, for unknown users (no timing oracle)."""
+        ...
+
+
+class TeamUsage(Protocol):
+    """What teams spent, as their caps count it (observability keeps the record)."""
+
+    async def spent(
+        self, org_id: str, team_ids: Sequence[str]
+    ) -> dict[str, tuple[int, float]] | None:
+        """Billed requests and cost in USD per team id (a team's caps never reset); None
+        when the record cannot be read now."""
         ...

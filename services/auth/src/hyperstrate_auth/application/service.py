@@ -17,7 +17,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hyperstrate_auth.application import dto
-from hyperstrate_auth.application.ports import PasswordHasher
+from hyperstrate_auth.application.ports import PasswordHasher, TeamUsage
 from hyperstrate_auth.domain.model import (
     EmailAlreadyUsed,
     InvalidCredentials,
@@ -93,8 +93,10 @@ class AuthService:
         *,
         jwt_secret: str,
         admin_email: str = "",
+        team_usage: TeamUsage | None = None,
     ) -> None:
         self.database = database
+        self.team_usage = team_usage
         self.store = store
         self.repo = repository
         self.passwords = passwords
@@ -414,17 +416,33 @@ class AuthService:
     async def list_teams(
         self, principal: Principal, page: PageParams
     ) -> tuple[list[dto.TeamView], int]:
-        """The organisation's teams."""
+        """The organisation's teams, with what their caps count."""
         async with self.database.sessions() as session:
-            return await self.repo.teams_of(session, principal.org_id, page)
+            items, total = await self.repo.teams_of(session, principal.org_id, page)
+        return await self._with_usage(principal.org_id, items), total
 
     async def get_team(self, principal: Principal, team_id: str) -> dto.TeamView:
-        """One team."""
+        """One team, with what its caps count."""
         async with self.database.sessions() as session:
             team = await self.repo.team(session, principal.org_id, team_id)
         if team is None:
             raise NotFoundError("team not found")
-        return team
+        return (await self._with_usage(principal.org_id, [team]))[0]
+
+    async def _with_usage(self, org_id: str, items: list[dto.TeamView]) -> list[dto.TeamView]:
+        if self.team_usage is None or not items:
+            return items
+        spent = await self.team_usage.spent(org_id, [team.id for team in items])
+        if spent is None:
+            return items
+        return [
+            msgspec.structs.replace(
+                team,
+                used_requests=spent.get(team.id, (0, 0.0))[0],
+                used_cost_usd=spent.get(team.id, (0, 0.0))[1],
+            )
+            for team in items
+        ]
 
     async def update_team(
         self, principal: Principal, team_id: str, data: dto.TeamUpdate

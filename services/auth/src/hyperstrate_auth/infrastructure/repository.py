@@ -147,10 +147,8 @@ class AuthRepository:
     # -- teams --------------------------------------------------------------------------
 
     async def team(self, session: AsyncSession, org_id: str, team_id: str) -> TeamView | None:
-        """One team with its usage (reported by observability)."""
-        query = select(
-            *teams.c, literal(0).label("used_requests"), literal(0.0).label("used_cost_usd")
-        )
+        """One team (its usage comes from observability)."""
+        query = select(*teams.c)
         row = (
             await session.execute(query.where(teams.c.id == team_id, teams.c.org_id == org_id))
         ).first()
@@ -160,9 +158,7 @@ class AuthRepository:
         self, session: AsyncSession, org_id: str, page: PageParams
     ) -> tuple[list[TeamView], int]:
         """The organisation's teams."""
-        query = select(
-            *teams.c, literal(0).label("used_requests"), literal(0.0).label("used_cost_usd")
-        ).where(teams.c.org_id == org_id)
+        query = select(*teams.c).where(teams.c.org_id == org_id)
         return await self._page(session, query, TeamView, page, teams.c.created_at)
 
     # -- keys ---------------------------------------------------------------------------
