@@ -483,20 +483,22 @@ async def serve(
     any other exception is logged and answered as `internal` without its details.
     """
 
+    responder = system_actor(f"responder:{subject}")
+
     async def on_request(msg: Msg) -> None:
         token = otel_context.attach(extract_context(msg.headers))
         try:
-            try:
+            with acting_as(responder):  # what a handler appends, the service did
                 answer = await handler(msgspec.json.decode(msg.data, type=request_type))
                 if msg.reply:  # a plain publish (a notification) wants no answer
                     await msg.respond(msgspec.json.encode(answer))
-            except msgspec.ValidationError as exc:
-                await _respond_error(msg, "bad_request", str(exc))
-            except RemoteError as exc:
-                await _respond_error(msg, exc.code, exc.message)
-            except Exception:
-                log.exception("request handler for %s failed", subject)
-                await _respond_error(msg, "internal", "internal error")
+        except msgspec.ValidationError as exc:
+            await _respond_error(msg, "bad_request", str(exc))
+        except RemoteError as exc:
+            await _respond_error(msg, exc.code, exc.message)
+        except Exception:
+            log.exception("request handler for %s failed", subject)
+            await _respond_error(msg, "internal", "internal error")
         finally:
             otel_context.detach(token)
 

@@ -17,6 +17,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from hyperstrate_contracts import DEAD_LETTER, ConsumerSpec, Event, dead_letter_subject
+from hyperstrate_contracts.metadata import Actor
+from hyperstrate_kit.actors import current_actor
 from hyperstrate_kit.bus import (
     ConsumerRunner,
     RemoteError,
@@ -237,6 +239,8 @@ async def test_request_reply_round_trip_errors_and_timeouts(nats_client: NatsCli
             raise RemoteError("not_found", "no such thing")
         if ping.text == "crash":
             raise RuntimeError("secret internals")
+        if ping.text == "who":  # what an append here would record
+            return Pong(text=str(current_actor()))
         return Pong(text=ping.text.upper())
 
     subscription = await serve(nats_client, "svc.kittest.ping", Ping, answer, queue="kittest")
@@ -248,6 +252,8 @@ async def test_request_reply_round_trip_errors_and_timeouts(nats_client: NatsCli
         with pytest.raises(RemoteError) as internal:
             await request(nats_client, "svc.kittest.ping", Ping(text="crash"), Pong)
         assert internal.value.code == "internal" and "secret" not in internal.value.message
+        who = await request(nats_client, "svc.kittest.ping", Ping(text="who"), Pong)
+        assert who.text == str(Actor(kind="system", id="responder:svc.kittest.ping"))
         with pytest.raises(ServiceUnavailable):
             await request(nats_client, "svc.kittest.nobody", Ping(text="x"), Pong, timeout=0.5)
     finally:
