@@ -15,7 +15,7 @@ import httpx
 import openai
 import pytest
 import pytest_asyncio
-from stack_support import Stack, _free_port_block
+from stack_support import Demo, running_demo
 
 from hyperstrate_kit.testing import wait_for
 
@@ -25,88 +25,10 @@ WEATHER_ARGS = {"city": "Paris", "unit": "celsius", "note": "a; b, c"}
 STRUCTURED = {"answer": 42, "items": ["a", "b"]}
 
 
-class Demo:
-    """The stack plus an admin session and helpers to add registrations and routers."""
-
-    def __init__(self, stack: Stack, admin: dict[str, str], key: str) -> None:
-        self.stack, self.admin, self.key = stack, admin, key
-        self.gateway = stack.url("gateway")
-        self.upstream = f"http://127.0.0.1:{stack.base_port + 9}/v1"
-
-    async def admin_call(self, method: str, path: str, body: Any = None) -> Any:
-        async with httpx.AsyncClient(base_url=self.gateway, timeout=20) as client:
-            response = await client.request(method, path, headers=self.admin, json=body)
-        assert response.status_code < 300, (path, response.text)
-        return response.json() if response.content else None
-
-    async def router(
-        self,
-        name: str,
-        models: list[str],
-        strategy: str = "round_robin",
-        features: dict[str, dict[str, Any]] | None = None,
-    ) -> str:
-        router = await self.admin_call("POST", "/routers", {"name": name, "strategy": strategy})
-        for priority, model in enumerate(models):
-            registration = await self.admin_call(
-                "POST",
-                "/ai/registrations",
-                {
-                    "name": f"{name}-{priority}",
-                    "catalogKey": "fake-gpt",
-                    "apiKey": "sk-x",
-                    "baseUrl": self.upstream,
-                    "model": model,
-                },
-            )
-            await self.admin_call(
-                "POST",
-                f"/routers/{router['id']}/targets",
-                {"registrationId": registration["id"], "priority": priority},
-            )
-        for feature_type, config in (features or {}).items():
-            await self.admin_call(
-                "POST",
-                f"/routers/{router['id']}/features",
-                {"type": feature_type, "config": config},
-            )
-        await self.until_answering(name)
-        return str(router["id"])
-
-    async def until_answering(self, router: str, key: str | None = None) -> None:
-        async def answered() -> bool:
-            async with httpx.AsyncClient(base_url=self.gateway, timeout=20) as client:
-                response = await client.post(
-                    "/v1/chat/completions",
-                    headers={"authorization": f"Bearer {key or self.key}"},
-                    json={"model": router, "messages": [{"role": "user", "content": "warm up"}]},
-                )
-            return response.status_code == 200
-
-        await wait_for(answered, timeout=15, message=f"router {router} answering")
-
-    def openai(self, key: str | None = None) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(
-            base_url=f"{self.gateway}/v1", api_key=key or self.key, max_retries=0
-        )
-
-
 @pytest_asyncio.fixture(scope="module")
 async def demo(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Demo]:
-    stack = Stack(tmp_path_factory.mktemp("sdk") / "data", _free_port_block(10))
-    await stack.start()
-    try:
-        access = json.loads((stack.data_dir / "demo.json").read_text())
-        async with httpx.AsyncClient(base_url=stack.url("gateway")) as client:
-            login = (
-                await client.post(
-                    "/auth/login",
-                    json={"email": access["admin_email"], "password": access["admin_password"]},
-                )
-            ).json()
-        yield Demo(stack, {"authorization": f"Bearer {login['accessToken']}"}, access["api_key"])
-    finally:
-        await stack.interrupt()
+    async with running_demo(tmp_path_factory.mktemp("sdk")) as started:
+        yield started
 
 
 async def test_openai_chat_and_streaming_with_usage(demo: Demo) -> None:

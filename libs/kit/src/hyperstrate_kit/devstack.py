@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -76,6 +77,8 @@ _COLORS = (
     "\x1b[96m",
 )
 _RESET = "\x1b[0m"
+#: A process that exits more often than this within the window stops the stack.
+MAX_RESTARTS, RESTART_WINDOW_SECONDS = 3, 60.0
 
 
 @dataclass
@@ -208,13 +211,7 @@ async def run_stack(
         demo = await _seed(data_dir, base_port, env) if seed else None
         _report(processes, base_port, time.monotonic() - started, demo)
         if not exit_when_ready:
-            exits = [asyncio.create_task(p.process.wait()) for p in processes]
-            done, _ = await asyncio.wait({stopped, *exits}, return_when=asyncio.FIRST_COMPLETED)
-            for task in exits:
-                task.cancel()
-            if stopped not in done:
-                _say("a process exited; stopping the stack")
-                return 1
+            return await _supervise(processes, stopped, base_port, env)
         return 0
     except RuntimeError as exc:
         _say(f"failed: {exc}")
@@ -225,6 +222,33 @@ async def run_stack(
         for server in reversed(embedded):
             await asyncio.to_thread(server.stop)
         _say("stopped")
+
+
+async def _supervise(
+    processes: list[RunningProcess], stopped: asyncio.Task[Any], base_port: int, env: dict[str, str]
+) -> int:
+    """Until Ctrl-C, start again a process that exits (as an orchestrator would); one that
+    keeps exiting stops the stack."""
+    exits: dict[int, list[float]] = {}  # process index -> recent exit times
+    while True:
+        waits = {asyncio.create_task(p.process.wait()): n for n, p in enumerate(processes)}
+        done, _ = await asyncio.wait({stopped, *waits}, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
+        if stopped in done:
+            return 0
+        for task in done:
+            index = waits[task]
+            running = processes[index]
+            now = time.monotonic()
+            recent = [t for t in exits.get(index, []) if now - t < RESTART_WINDOW_SECONDS]
+            exits[index] = [*recent, now]
+            if len(exits[index]) > MAX_RESTARTS:
+                _say(f"{running.spec.name} keeps exiting; stopping the stack")
+                return 1
+            _say(f"{running.spec.name} exited with code {running.process.returncode}; restarting")
+            color = _COLORS[PROCESSES.index(running.spec)]
+            processes[index] = await _start(running.spec, base_port, env, color)
 
 
 def _wants_embedded_redis(env: dict[str, str]) -> bool:
