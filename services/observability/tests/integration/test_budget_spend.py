@@ -93,13 +93,24 @@ async def test_team_and_virtual_key_spend_count_what_the_caps_count(
         completed(org, virtual_key_id=vk, cost_usd=0.5),
         failed(org, virtual_key_id=vk, target_id="t"),
         failed(org, virtual_key_id=vk, error_class="refused"),
+        completed(org, virtual_key_id=vk, occurred_at=datetime.now(UTC) - timedelta(days=400)),
     ]
     await publish(nats_client.jetstream(), events)
     await _wait_logged(observability_client, org, len(events))
-    response = await observability_client.get(
-        f"/observability/usage/virtual-keys/{vk}", headers=admin_of(org)
-    )
-    body = response.json()
-    assert response.status_code == 200, response.text
+
+    async def spend(query: str = "") -> dict[str, object]:
+        path = f"/observability/usage/virtual-keys/{vk}{query}"
+        response = await observability_client.get(path, headers=admin_of(org))
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
     # The answer and the failure after the model ran count; the refusal does not.
+    body = await spend()
     assert (body["usedRequests"], body["failedRequests"], body["usedCostUsd"]) == (2, 2, 0.5)
+    assert (await spend("?period=monthly"))["usedRequests"] == 2  # a monthly cap's view
+    assert (await spend("?period=all"))["usedRequests"] == 3  # a cap that never resets
+    for query in ["?period=yearly", "?period=daily&from=2026-01-01"]:
+        response = await observability_client.get(
+            f"/observability/usage/virtual-keys/{vk}{query}", headers=admin_of(org)
+        )
+        assert response.status_code == 400 and "period" in response.json()["fields"], query

@@ -20,7 +20,12 @@ from hyperstrate_kit.sessions import Principal, admin_guard
 from hyperstrate_observability.application import dto
 from hyperstrate_observability.application.queries import ObservabilityQueries
 from hyperstrate_observability.application.webhooks import WebhookService
-from hyperstrate_observability.domain.dates import day_range, time_range
+from hyperstrate_observability.domain.dates import (
+    BudgetPeriod,
+    day_range,
+    spend_range,
+    time_range,
+)
 from hyperstrate_observability.domain.usage import Dimension
 
 __all__ = ["CONTROLLERS", "DEFAULT_LIMIT", "MAX_OFFSET", "clamp_limit", "clamp_offset"]
@@ -41,6 +46,8 @@ VirtualKeyFilter = Annotated[str | None, QueryParameter(name="virtualKeyId", max
 TeamFilter = Annotated[str | None, QueryParameter(name="teamId", max_length=100)]
 FromParam = Annotated[str | None, QueryParameter(name="from", max_length=64)]
 ToParam = Annotated[str | None, QueryParameter(name="to", max_length=64)]
+# The current period of a cap (`daily`, `weekly`, `monthly`, `all`), as the router counts it.
+PeriodParam = Annotated[BudgetPeriod | None, QueryParameter(name="period")]
 
 
 def clamp_limit(limit: int | None) -> int | None:
@@ -144,7 +151,7 @@ class UsageController(Controller):
     @get(
         "/teams/{team_id:str}",
         operation_id="GetTeamSpend",
-        summary="A team's used requests and cost (30 days by default)",
+        summary="A team's used requests and cost (30 days, or the current budget period)",
     )
     async def team(
         self,
@@ -153,15 +160,16 @@ class UsageController(Controller):
         team_id: ResourceId,
         from_: FromParam = None,
         to: ToParam = None,
+        period: PeriodParam = None,
     ) -> dto.Spend:
-        first, last = day_range(from_, to, today=_today().date())
+        first, last = spend_range(period, from_, to, today=_today().date())
         where = dto.UsageFilter(first_day=first, last_day=last, team_id=team_id)
         return await queries.spend(principal, team_id, where)
 
     @get(
         "/virtual-keys/{key_id:str}",
         operation_id="GetVirtualKeySpend",
-        summary="A virtual key's used requests and cost (30 days by default)",
+        summary="A virtual key's used requests and cost (30 days, or the current budget period)",
     )
     async def virtual_key(
         self,
@@ -170,8 +178,9 @@ class UsageController(Controller):
         key_id: ResourceId,
         from_: FromParam = None,
         to: ToParam = None,
+        period: PeriodParam = None,
     ) -> dto.Spend:
-        first, last = day_range(from_, to, today=_today().date())
+        first, last = spend_range(period, from_, to, today=_today().date())
         where = dto.UsageFilter(first_day=first, last_day=last, virtual_key_id=key_id)
         return await queries.spend(principal, key_id, where)
 

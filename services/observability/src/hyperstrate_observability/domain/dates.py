@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
 
+from hyperstrate_contracts.budgets import period_start
 from hyperstrate_kit.errors import InvalidInputError
 
-__all__ = ["DateRange", "day_range", "parse_instant", "time_range"]
+__all__ = ["BudgetPeriod", "DateRange", "day_range", "parse_instant", "spend_range", "time_range"]
+
+BudgetPeriod = Literal["daily", "weekly", "monthly", "all"]
 
 _HINT = "must be an ISO 8601 date (2026-01-31) or date-time (2026-01-31T12:00:00Z)"
 
@@ -69,3 +73,16 @@ def day_range(
     if first > last:
         raise InvalidInputError("invalid date range", {"from": ["must not be after `to`"]})
     return first, last
+
+
+def spend_range(
+    period: BudgetPeriod | None, from_text: str | None, to_text: str | None, *, today: date
+) -> tuple[date, date]:
+    """The days of a spend query: a cap's current period (as the router's ledger counts it:
+    `period`), or `from`/`to` (the last 30 days by default)."""
+    if period is None:
+        return day_range(from_text, to_text, today=today)
+    if from_text or to_text:
+        raise InvalidInputError("invalid input: period", {"period": ["give period or from/to"]})
+    start = period_start(None if period == "all" else period, datetime.combine(today, time(), UTC))
+    return (start.date() if start else date(1970, 1, 1)), today
