@@ -179,8 +179,9 @@ async def test_a_cap_survives_the_router_being_killed(demo: Demo) -> None:
         for _ in range(2):
             response = await client.post("/v1/chat/completions", json=_chat("survivor"))
             assert response.status_code == 200, response.text
-        # Both are billed where the restarted router will find them (the router publishes its
-        # inference events in batches, every 20 ms, after the answers).
+        # Both are billed where the restarted router will find them. (The router publishes its
+        # events in 20 ms batches after the answers: a kill within that window loses them,
+        # the fault-tolerance issue's "inference events die with the router".)
         await _spent(demo, f"/observability/usage/virtual-keys/{key['virtualKey']['id']}", 2)
         pid = _router_pid(demo)
         os.kill(pid, signal.SIGKILL)  # `just up` starts it again, as an orchestrator would
