@@ -96,7 +96,7 @@ async def test_one_document_of_the_services_that_answer_and_the_inference_routes
                 for path, item in document["paths"].items():
                     assert merged["paths"][path].keys() == item.keys(), path
             assert merged["paths"].keys() >= INFERENCE_PATHS
-            assert "/auth/setup" in merged["paths"] and "/routers/{router_id}" in merged["paths"]
+            assert "/auth/setup" in merged["paths"] and "/routers/{routerId}" in merged["paths"]
             owners = ("/auth", "/routers", "/v1/", "/router/", "/proxy/router/")
             assert all(path.startswith(owners) for path in merged["paths"])
             references = all_refs(merged)

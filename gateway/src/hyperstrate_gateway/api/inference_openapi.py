@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from hyperstrate_kit.openapi import BEARER_AUTH, BEARER_AUTH_SCHEME
+
 __all__ = ["inference_openapi"]
 
 JsonObject = dict[str, Any]
 Api = Literal["openai", "anthropic"]
 
 TAG = "inference"
-_SECURITY: list[dict[str, list[str]]] = [{"BearerAuth": []}, {"ApiKeyHeader": []}]
+_SECURITY: list[dict[str, list[str]]] = [{BEARER_AUTH: []}, {"ApiKeyHeader": []}]
 _ROUTER_ID = {
     "name": "routerId",
     "in": "path",
@@ -493,11 +495,8 @@ def inference_openapi() -> JsonObject:
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {
-                "BearerAuth": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "An API key or virtual key (`hs...`), or a session token.",
-                },
+                # The services' own scheme: the merged document then has one BearerAuth.
+                BEARER_AUTH: dict(BEARER_AUTH_SCHEME),
                 "ApiKeyHeader": {
                     "type": "apiKey",
                     "in": "header",

@@ -22,9 +22,11 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.params import Parameter
+from litestar.openapi.spec import Components
+from litestar.params import Parameter, ParameterKwarg
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -36,11 +38,13 @@ from hyperstrate_kit.errors import AppError, ErrorBody, RateLimitedError
 from hyperstrate_kit.eventstore import ConcurrencyError
 from hyperstrate_kit.logs import request_id_var
 from hyperstrate_kit.metrics import HTTP_REQUESTS
+from hyperstrate_kit.openapi import camel_case, document_conventions, security_schemes
 from hyperstrate_kit.sessions import principal_of
 from hyperstrate_kit.telemetry import extract_context
 
 __all__ = [
     "MAX_PER_PAGE",
+    "RESOURCE_ID_PATTERN",
     "Page",
     "PageParams",
     "ReadinessCheck",
@@ -56,8 +60,12 @@ MAX_PER_PAGE = 500
 DEFAULT_PER_PAGE = 30
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
-#: A path parameter naming a resource: non-empty, at most 100 characters, else 400.
-ResourceId = Annotated[str, Parameter(min_length=1, max_length=100)]
+#: What a resource id may hold: a letter or digit, then letters, digits and `_ . -`, at most
+#: 100 in all. Ids look like `rtr_<hex>`, uuids or feature types (`response_cache`).
+RESOURCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+#: A path parameter naming a resource: anything but an id's characters is a 400 naming the
+#: parameter, in every service alike (never a database error or a 500).
+ResourceId = Annotated[str, Parameter(min_length=1, max_length=100, pattern=RESOURCE_ID_PATTERN)]
 
 #: A named readiness check: returns True when its part is ready.
 ReadinessCheck = tuple[str, Callable[[], Awaitable[bool]]]
@@ -119,7 +127,9 @@ def error_response(
     )
 
 
-def _validation_fields(exc: ValidationException) -> dict[str, list[str]]:
+def _validation_fields(
+    exc: ValidationException, handler: BaseRouteHandler | None = None
+) -> dict[str, list[str]]:
     fields: dict[str, list[str]] = {}
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if not isinstance(item, dict):
@@ -128,8 +138,22 @@ def _validation_fields(exc: ValidationException) -> dict[str, list[str]]:
         message = str(item.get("message") or "invalid value")
         if key in ("body", "data"):  # a body error: name the field msgspec points at
             key, message = _msgspec_field(message)
+        elif (source := getattr(item.get("source"), "value", None)) in ("path", "query"):
+            key = _wire_name(handler, key, source)
         fields.setdefault(key, []).append(message)
     return fields
+
+
+def _wire_name(handler: BaseRouteHandler | None, key: str, source: str) -> str:
+    """The name the client sent a parameter under: its declared alias (`routerId` for
+    `router_id: QueryParameter(name="routerId")`), for a path parameter its camelCase
+    name (as the OpenAPI document gives it), else the key itself."""
+    parameter = handler.parsed_fn_signature.parameters.get(key) if handler else None
+    kwarg = parameter.kwarg_definition if parameter is not None else None
+    alias = kwarg.name if isinstance(kwarg, ParameterKwarg) else None
+    if alias:
+        return alias
+    return camel_case(key) if source == "path" else key
 
 
 _NAMED_FIELD = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")
@@ -145,8 +169,10 @@ def _msgspec_field(message: str) -> tuple[str, str]:
     return path or "body", message
 
 
-def _on_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
-    fields = _validation_fields(exc)
+def _on_validation(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[ErrorBody]:
+    fields = _validation_fields(exc, request.scope.get("route_handler"))
     names = ", ".join(fields) or "request"
     return error_response(400, f"invalid input: {names}", fields)
 
@@ -329,7 +355,7 @@ def create_http_app(
         Exception: _on_unexpected,
     }
     handlers.update(exception_handlers or {})
-    return Litestar(
+    app = Litestar(
         state=State({"jwt_secret": jwt_secret}),
         route_handlers=[*_ops_handlers(readiness_checks), *route_handlers],
         exception_handlers=handlers,
@@ -348,9 +374,12 @@ def create_http_app(
             version="0.1.0",
             path="/swagger",
             render_plugins=[SwaggerRenderPlugin(path="/")],
+            components=Components(security_schemes=security_schemes()),
         ),
         middleware=[RequestContextMiddleware],
         lifespan=list(lifespan),
         logging_config=None,  # logs.configure_logging owns logging
         debug=debug,
     )
+    document_conventions(app)
+    return app

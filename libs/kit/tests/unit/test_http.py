@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 import pytest
 from litestar import Litestar, get, post
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import JSONBody, QueryParameter
 from litestar.testing import TestClient
 
-from hyperstrate_kit.errors import NotFoundError, RateLimitedError
+from hyperstrate_kit.errors import NotFoundError, RateLimitedError, UnauthorizedError
 from hyperstrate_kit.http import Page, PageParams, ResourceId, create_http_app
 
 
@@ -34,9 +36,22 @@ def get_widget(widget_id: ResourceId) -> dict[str, str]:
 
 
 @get("/widgets", sync_to_thread=False)
-def list_widgets(page_params: NamedDependency[PageParams]) -> Page[int]:
+def list_widgets(
+    page_params: NamedDependency[PageParams],
+    owner_id: Annotated[str | None, QueryParameter(name="ownerId", max_length=10)] = None,
+) -> Page[int]:
     items = list(range(1000))[page_params.offset : page_params.offset + page_params.limit]
     return Page.of(items, page_params, 1000)
+
+
+def bearer_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if "authorization" not in connection.headers:
+        raise UnauthorizedError("missing bearer token")
+
+
+@get("/private/{owner_id:str}", guards=[bearer_only], sync_to_thread=False)
+def private(owner_id: ResourceId) -> dict[str, str]:
+    return {"owner": owner_id}
 
 
 @get("/limited", sync_to_thread=False)
@@ -59,7 +74,7 @@ async def db_ready() -> bool:
 def _app() -> Litestar:
     return create_http_app(
         title="test",
-        route_handlers=[create_widget, get_widget, list_widgets, limited, crash],
+        route_handlers=[create_widget, get_widget, list_widgets, private, limited, crash],
         frontend_url="http://app.example",
         readiness_checks=[("database", db_ready)],
     )
@@ -88,7 +103,7 @@ def test_bad_body_is_400_naming_the_field(client: TestClient[Litestar]) -> None:
 def test_path_parameter_longer_than_100_is_400(client: TestClient[Litestar]) -> None:
     assert client.get("/widgets/" + "x" * 100).status_code == 200
     response = client.get("/widgets/" + "x" * 101)
-    assert response.status_code == 400 and "widget_id" in response.json()["fields"]
+    assert response.status_code == 400 and "widgetId" in response.json()["fields"]
 
 
 def test_domain_errors_use_the_envelope(client: TestClient[Litestar]) -> None:
@@ -153,7 +168,7 @@ def test_health_ready_metrics_and_swagger(client: TestClient[Litestar]) -> None:
         in metrics
     )
     spec = client.get("/swagger/openapi.json").json()
-    assert "/widgets/{widget_id}" in spec["paths"]
+    assert "/widgets/{widgetId}" in spec["paths"]  # path parameters by their wire names
     assert client.get("/swagger").status_code == 200
 
 
@@ -183,3 +198,46 @@ def test_request_logs_by_status_and_health_checks_are_silent(
     assert levels["GET /widgets/missing 404"] == "WARNING"
     assert levels["GET /crash 500"] == "ERROR"
     assert not any("healthz" in message for message in levels)
+
+
+@pytest.mark.parametrize("widget_id", ["a%01b", "..", "a%2Fb", "%C3%A9t%C3%A9", "-x", "a b"])
+def test_a_path_id_with_other_characters_is_400_naming_it(
+    client: TestClient[Litestar], widget_id: str
+) -> None:
+    response = client.get(f"/widgets/{widget_id}")
+    assert response.status_code in (400, 404)  # `..` and `/` may not even route to it
+    if response.status_code == 400:
+        assert response.json()["fields"].keys() == {"widgetId"}
+
+
+def test_ids_as_the_services_make_them_pass(client: TestClient[Litestar]) -> None:
+    for widget_id in ("rtr_0f3a9c", "6f1c3f52-53d2-4b8f-9a43-1d0ad3c0b7c1", "response_cache"):
+        assert client.get(f"/widgets/{widget_id}").json() == {"id": widget_id}
+
+
+def test_parameter_errors_use_the_wire_names(client: TestClient[Litestar]) -> None:
+    query = client.get("/widgets", params={"ownerId": "x" * 11})
+    assert query.status_code == 400 and set(query.json()["fields"]) == {"ownerId"}
+    path = client.get("/private/%01", headers={"authorization": "Bearer t"})
+    assert path.status_code == 400 and set(path.json()["fields"]) == {"ownerId"}
+
+
+def test_the_document_declares_bearer_auth_and_the_error_envelope(
+    client: TestClient[Litestar],
+) -> None:
+    spec = client.get("/swagger/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["BearerAuth"]["scheme"] == "bearer"
+    guarded = spec["paths"]["/private/{ownerId}"]["get"]
+    assert guarded["security"] == [{"BearerAuth": []}]
+    assert {"400", "401", "403", "404"} <= set(guarded["responses"])
+    assert "security" not in spec["paths"]["/widgets"]["get"]  # public: no lock in Swagger UI
+    envelope = {"$ref": "#/components/schemas/ErrorBody"}
+    assert guarded["responses"]["401"]["content"]["application/json"]["schema"] == envelope
+    assert (
+        spec["paths"]["/widgets"]["post"]["responses"]["400"]["content"]["application/json"][
+            "schema"
+        ]
+        == envelope
+    )
+    assert set(spec["components"]["schemas"]["ErrorBody"]["properties"]) == {"error", "fields"}
+    assert spec["paths"]["/private/{ownerId}"]["get"]["parameters"][0]["name"] == "ownerId"

@@ -15,6 +15,7 @@ from hyperstrate_auth.application.oidc import OidcLoginService
 from hyperstrate_auth.application.service import AuthService
 from hyperstrate_kit.errors import UnauthorizedError
 from hyperstrate_kit.http import Page, PageParams, ResourceId
+from hyperstrate_kit.openapi import error_responses
 from hyperstrate_kit.sessions import Principal, admin_guard, session_guard
 
 __all__ = ["CONTROLLERS"]
@@ -46,6 +47,7 @@ class SessionController(Controller):
         operation_id="Login",
         summary="Log in with email and password",
         status_code=HTTP_200_OK,
+        responses=error_responses(401),
     )
     async def login(self, auth: Auth, data: JSONBody[dto.LoginInput]) -> dto.Session:
         return await auth.login(data)
@@ -55,6 +57,7 @@ class SessionController(Controller):
         operation_id="RefreshSession",
         summary="Trade a refresh token for a new session",
         status_code=HTTP_200_OK,
+        responses=error_responses(401),
     )
     async def refresh(self, auth: Auth, data: JSONBody[dto.RefreshInput]) -> dto.Session:
         return await auth.refresh(data)
@@ -74,7 +77,12 @@ class ProfileController(Controller):
     tags = ["hyperstrate", "auth"]
     guards = [session_guard]
 
-    @get(operation_id="GetProfile", summary="The caller's own profile")
+    # 404: the session outlived its user (access tokens are not revoked with the user).
+    @get(
+        operation_id="GetProfile",
+        summary="The caller's own profile",
+        responses=error_responses(404),
+    )
     async def me(self, auth: Auth, principal: Caller) -> dto.UserView:
         return await auth.get_user(principal, principal.user_id)
 
@@ -334,6 +342,7 @@ class OidcController(Controller):
         operation_id="FinishOidcLogin",
         summary="Finish a login through an identity provider (OIDC or OAuth2)",
         status_code=HTTP_302_FOUND,
+        responses=error_responses(401, 502),
     )
     async def callback(
         self,

@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, Parameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from hyperstrate_contracts.router import FEATURE_TYPES, INTERCEPTOR_TYPES, STRATEGIES
 from hyperstrate_kit.errors import ErrorBody, InvalidInputError
-from hyperstrate_kit.http import Page, PageParams, error_response
+from hyperstrate_kit.http import RESOURCE_ID_PATTERN, Page, PageParams, ResourceId, error_response
 from hyperstrate_kit.sessions import Principal, admin_guard
 from hyperstrate_router.application import dto
 from hyperstrate_router.application.service import RouterAdminService
@@ -22,10 +22,6 @@ Routers = NamedDependency[RouterAdminService]
 Caller = NamedDependency[Principal]
 Paging = NamedDependency[PageParams]
 
-# An id in a path or a filter: 1-100 characters, no control characters (a 400 otherwise,
-# never a database error).
-_ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
-PathId = Annotated[str, Parameter(min_length=1, max_length=100, pattern=_ID_PATTERN)]
 Enabled = Annotated[bool | None, QueryParameter(name="enabled")]
 
 
@@ -76,7 +72,9 @@ class RouterController(AdminController):
         operation_id="GetRouter",
         summary="Get a router with its targets, features, interceptors and configuration",
     )
-    async def get(self, routers: Routers, principal: Caller, router_id: PathId) -> dto.RouterDetail:
+    async def get(
+        self, routers: Routers, principal: Caller, router_id: ResourceId
+    ) -> dto.RouterDetail:
         return await routers.get_router(principal, router_id)
 
     @patch("/{router_id:str}", operation_id="UpdateRouter", summary="Update a router")
@@ -84,7 +82,7 @@ class RouterController(AdminController):
         self,
         routers: Routers,
         principal: Caller,
-        router_id: PathId,
+        router_id: ResourceId,
         data: JSONBody[dto.RouterUpdate],
     ) -> dto.RouterView:
         return await routers.update_router(principal, router_id, data)
@@ -94,7 +92,7 @@ class RouterController(AdminController):
         operation_id="DeleteRouter",
         summary="Delete a router and everything it owns",
     )
-    async def remove(self, routers: Routers, principal: Caller, router_id: PathId) -> None:
+    async def remove(self, routers: Routers, principal: Caller, router_id: ResourceId) -> None:
         await routers.delete_router(principal, router_id)
 
 
@@ -107,10 +105,10 @@ class TargetController(AdminController):
         routers: Routers,
         principal: Caller,
         page_params: Paging,
-        router_id: PathId,
+        router_id: ResourceId,
         registration_id: Annotated[
             str | None,
-            QueryParameter(name="registrationId", max_length=100, pattern=_ID_PATTERN),
+            QueryParameter(name="registrationId", max_length=100, pattern=RESOURCE_ID_PATTERN),
         ] = None,
         enabled: Enabled = None,
     ) -> Page[dto.TargetView]:
@@ -124,14 +122,14 @@ class TargetController(AdminController):
         self,
         routers: Routers,
         principal: Caller,
-        router_id: PathId,
+        router_id: ResourceId,
         data: JSONBody[dto.TargetCreate],
     ) -> dto.TargetView:
         return await routers.add_target(principal, router_id, data)
 
     @get("/{target_id:str}", operation_id="GetRouterTarget", summary="Get a target")
     async def get(
-        self, routers: Routers, principal: Caller, router_id: PathId, target_id: PathId
+        self, routers: Routers, principal: Caller, router_id: ResourceId, target_id: ResourceId
     ) -> dto.TargetView:
         return await routers.get_target(principal, router_id, target_id)
 
@@ -140,15 +138,15 @@ class TargetController(AdminController):
         self,
         routers: Routers,
         principal: Caller,
-        router_id: PathId,
-        target_id: PathId,
+        router_id: ResourceId,
+        target_id: ResourceId,
         data: JSONBody[dto.TargetUpdate],
     ) -> dto.TargetView:
         return await routers.update_target(principal, router_id, target_id, data)
 
     @delete("/{target_id:str}", operation_id="RemoveRouterTarget", summary="Remove a target")
     async def remove(
-        self, routers: Routers, principal: Caller, router_id: PathId, target_id: PathId
+        self, routers: Routers, principal: Caller, router_id: ResourceId, target_id: ResourceId
     ) -> None:
         await routers.remove_target(principal, router_id, target_id)
 
@@ -162,7 +160,7 @@ class FeatureController(AdminController):
         routers: Routers,
         principal: Caller,
         page_params: Paging,
-        router_id: PathId,
+        router_id: ResourceId,
         enabled: Enabled = None,
     ) -> Page[dto.FeatureView]:
         items, total = await routers.list_features(principal, router_id, page_params, enabled)
@@ -176,14 +174,14 @@ class FeatureController(AdminController):
         self,
         routers: Routers,
         principal: Caller,
-        router_id: PathId,
+        router_id: ResourceId,
         data: JSONBody[dto.FeatureCreate],
     ) -> dto.FeatureView:
         return await routers.add_feature(principal, router_id, data)
 
     @get("/{feature_type:str}", operation_id="GetRouterFeature", summary="Get a feature by type")
     async def get(
-        self, routers: Routers, principal: Caller, router_id: PathId, feature_type: PathId
+        self, routers: Routers, principal: Caller, router_id: ResourceId, feature_type: ResourceId
     ) -> dto.FeatureView:
         _one_of(feature_type, FEATURE_TYPES, "featureType")
         return await routers.get_feature(principal, router_id, feature_type)
@@ -198,8 +196,8 @@ class FeatureController(AdminController):
         self,
         routers: Routers,
         principal: Caller,
-        router_id: PathId,
-        feature_type: PathId,
+        router_id: ResourceId,
+        feature_type: ResourceId,
         data: JSONBody[dto.FeatureSet],
     ) -> dto.FeatureView:
         _one_of(feature_type, FEATURE_TYPES, "featureType")
@@ -207,7 +205,7 @@ class FeatureController(AdminController):
 
     @delete("/{feature_type:str}", operation_id="RemoveRouterFeature", summary="Remove a feature")
     async def remove(
-        self, routers: Routers, principal: Caller, router_id: PathId, feature_type: PathId
+        self, routers: Routers, principal: Caller, router_id: ResourceId, feature_type: ResourceId
     ) -> None:
         _one_of(feature_type, FEATURE_TYPES, "featureType")
         await routers.remove_feature(principal, router_id, feature_type)
@@ -222,7 +220,7 @@ class InterceptorController(AdminController):
         routers: Routers,
         principal: Caller,
         page_params: Paging,
-        router_id: PathId,
+        router_id: ResourceId,
         interceptor_type: Annotated[str | None, QueryParameter(name="type", max_length=100)] = None,
         enabled: Enabled = None,
     ) -> Page[dto.InterceptorView]:
@@ -237,14 +235,14 @@ class InterceptorController(AdminController):
         self,
         routers: Routers,
         principal: Caller,
-        router_id: PathId,
+        router_id: ResourceId,
         data: JSONBody[dto.InterceptorCreate],
     ) -> dto.InterceptorView:
         return await routers.add_interceptor(principal, router_id, data)
 
     @get("/{interceptor_id:str}", operation_id="GetRouterInterceptor", summary="Get an interceptor")
     async def get(
-        self, routers: Routers, principal: Caller, router_id: PathId, interceptor_id: PathId
+        self, routers: Routers, principal: Caller, router_id: ResourceId, interceptor_id: ResourceId
     ) -> dto.InterceptorView:
         return await routers.get_interceptor(principal, router_id, interceptor_id)
 
@@ -257,8 +255,8 @@ class InterceptorController(AdminController):
         self,
         routers: Routers,
         principal: Caller,
-        router_id: PathId,
-        interceptor_id: PathId,
+        router_id: ResourceId,
+        interceptor_id: ResourceId,
         data: JSONBody[dto.InterceptorUpdate],
     ) -> dto.InterceptorView:
         return await routers.update_interceptor(principal, router_id, interceptor_id, data)
@@ -269,7 +267,7 @@ class InterceptorController(AdminController):
         summary="Remove an interceptor",
     )
     async def remove(
-        self, routers: Routers, principal: Caller, router_id: PathId, interceptor_id: PathId
+        self, routers: Routers, principal: Caller, router_id: ResourceId, interceptor_id: ResourceId
     ) -> None:
         await routers.remove_interceptor(principal, router_id, interceptor_id)
 
@@ -279,7 +277,7 @@ class ConfigurationController(AdminController):
 
     @get(operation_id="GetRouterConfiguration", summary="Get a router's configuration")
     async def get(
-        self, routers: Routers, principal: Caller, router_id: PathId
+        self, routers: Routers, principal: Caller, router_id: ResourceId
     ) -> dto.ConfigurationView:
         return await routers.get_configuration(principal, router_id)
 
@@ -292,7 +290,7 @@ class ConfigurationController(AdminController):
         self,
         routers: Routers,
         principal: Caller,
-        router_id: PathId,
+        router_id: ResourceId,
         data: JSONBody[dto.ConfigurationSet],
     ) -> dto.ConfigurationView:
         return await routers.configure(principal, router_id, data)
