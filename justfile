@@ -41,6 +41,11 @@ fmt: install
 service name: install
     "{{python}}" -m hyperstrate_{{name}}
 
+# Fuzz every admin API deeper than `just test` does (schemathesis, random seed; `just fuzz 200`)
+fuzz examples="50": install
+    HYPERSTRATE_FUZZ_EXAMPLES={{examples}} HYPERSTRATE_FUZZ_SEED="${HYPERSTRATE_FUZZ_SEED:-random}" \
+        "{{venv}}/bin/pytest" tests-e2e/test_api_fuzz.py -p no:cacheprovider
+
 # Replay a service's event store into fresh read models, e.g. `just rebuild auth`
 rebuild name: install
     "{{python}}" -m hyperstrate_{{name}} rebuild
