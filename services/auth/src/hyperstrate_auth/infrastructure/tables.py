@@ -39,11 +39,13 @@ users = Table(
     metadata,
     Column("id", Text, primary_key=True),
     Column("org_id", Text, nullable=False, index=True),
-    Column("email", Text, nullable=False, unique=True),
+    # Unique per organisation only: another organisation's accounts are never disclosed.
+    Column("email", Text, nullable=False, index=True),
     Column("name", Text, nullable=False),
     Column("role", Text, nullable=False),
     Column("team_id", Text),
     *_timestamps(),
+    UniqueConstraint("org_id", "email", name="users_org_email"),
 )
 
 teams = Table(
@@ -117,6 +119,22 @@ refresh_tokens = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The login a token descends from (None: issued before families, a family of its own).
+    Column("family_id", Text, index=True),
+    # Set when a refresh spent it: presenting it again is a reuse.
+    Column("rotated_at", DateTime(timezone=True)),
+)
+
+# Failed logins per account and per client address (hashed: no e-mail or address stored),
+# shared by every replica; see `LoginThrottle`.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("scope", Text, primary_key=True),  # "account" | "address"
+    Column("subject_hash", Text, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", DateTime(timezone=True), nullable=False),
+    Column("blocked_until", DateTime(timezone=True)),
 )
 
 # Batched from the gateway's usage reports; survives a read-model rebuild.
