@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
 
+import httpx
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -415,7 +416,10 @@ def _parse_ipv4_like(host: str) -> ipaddress.IPv4Address | None:
     (0x), where the last part fills the remaining bytes: ``2130706433``,
     ``0x7f.1``, ``0177.0.0.1`` and ``127.1`` all mean 127.0.0.1. Returns None if
     ``host`` does not look numeric; raises UnsafeUrlError if it looks numeric
-    but is not a valid address (resolvers disagree on such hosts).
+    but is not a valid address (resolvers disagree on such hosts), or if it is
+    not the standard dotted quad: httpx refuses ``0177.0.0.1`` and hands
+    ``0x7f.1`` to the resolver as a name, so only ``a.b.c.d`` is deliverable
+    the same way by every client.
     """
     labels = host.split(".")
     if not _NUMERIC_LABEL_PATTERN.fullmatch(labels[-1]):
@@ -434,7 +438,12 @@ def _parse_ipv4_like(host: str) -> ipaddress.IPv4Address | None:
     value = last
     for index, number in enumerate(leading):
         value += number << (8 * (3 - index))
-    return ipaddress.IPv4Address(value)
+    address = ipaddress.IPv4Address(value)
+    if str(address) != host:
+        raise UnsafeUrlError(
+            f"host is an IPv4 address in a non-standard form: write it as {address}"
+        )
+    return address
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,9 +464,14 @@ class OutboundUrlGuard:
     address, including IPv4-mapped/NAT64/6to4 IPv6 forms of those. Local-style
     names (``localhost``, ``*.local``, ``*.internal``, ...) and single-label
     names (``http://postgres/``, which resolve through search domains or
-    container DNS) are rejected without resolving them. Numeric IPv4 spellings
-    such as ``http://2130706433/`` and ``http://0x7f.1/`` are treated as the IP
-    addresses the platform resolver would make of them.
+    container DNS) are rejected without resolving them.
+
+    Every URL accepted is one httpx sends to the host that was checked: hosts
+    are ASCII (``xn--`` A-labels for international names; the reason names the
+    form to write), without a trailing dot, and IPv4 addresses are dotted quads
+    (``http://2130706433/``, ``http://0x7f.1/`` and ``http://0177.0.0.1/`` are
+    refused, naming the standard form). These syntax rules hold whatever the
+    overrides below.
 
     ``allow_private=True`` (development setups) or listing the host in
     ``allowed_hosts`` (exact host name or IP, case-insensitive, no subdomains)
@@ -579,7 +593,10 @@ class OutboundUrlGuard:
             port = _DEFAULT_PORTS[parts.scheme]
         elif port == 0:
             raise UnsafeUrlError("URL has an invalid port")
+        if not host.isascii():
+            raise UnsafeUrlError(_non_ascii_host_reason(url))
         address, host = _parse_host(host)
+        _check_client_agrees(url, address, host)
         key = str(address) if address is not None else host
         trusted = self._allow_private or key in self._allowed_hosts
         if not trusted:
@@ -602,22 +619,59 @@ def _parse_host(host: str) -> tuple[_IPAddress | None, str]:
         except ValueError:
             raise UnsafeUrlError("host is not a valid IP address") from None
     if not host.isascii():
-        # IDNA mapping can turn look-alikes into ASCII (fullwidth digits become
-        # "127.0.0.1"), so classify the mapped form, as resolvers will use it.
-        try:
-            host = host.encode("idna").decode("ascii").lower()
-        except UnicodeError:
-            raise UnsafeUrlError("host name is not valid") from None
-    # One trailing dot marks an absolute name; it does not change the address.
-    bare = host[:-1] if host.endswith(".") else host
-    if not bare or len(bare) > 253:
+        raise UnsafeUrlError("host name must be ASCII (IDNA A-labels, xn--...)")
+    if host.endswith("."):
+        # An absolute name: httpx sends "name." as the Host header and TLS name,
+        # which servers and certificates do not match.
+        raise UnsafeUrlError("host name must not end with a dot")
+    if not host or len(host) > 253:
         raise UnsafeUrlError("host name is not valid")
-    address = _parse_ipv4_like(bare)
+    address = _parse_ipv4_like(host)
     if address is not None:
-        return address, bare
-    if not _HOSTNAME_PATTERN.fullmatch(bare):
+        return address, host
+    if not _HOSTNAME_PATTERN.fullmatch(host):
         raise UnsafeUrlError("host name is not valid")
-    return None, bare
+    return None, host
+
+
+def _client_url(url: str) -> httpx.URL:
+    """``url`` as httpx parses it (IDNA encoding included), the way it will be sent."""
+    try:
+        parsed = httpx.URL(url)
+        parsed.host  # noqa: B018 - decodes the A-labels, as httpx does to build a request
+        return parsed
+    except UnicodeError:  # idna.IDNAError: an A-label that does not decode
+        raise UnsafeUrlError("host name is not valid") from None
+    except (httpx.InvalidURL, ValueError):
+        raise UnsafeUrlError("URL is not valid") from None
+
+
+def _non_ascii_host_reason(url: str) -> str:
+    """Why a non-ASCII host is refused, naming its ASCII form when httpx has one.
+
+    Callers send the URL's host as the Host header, which httpx encodes as ASCII
+    (a UnicodeEncodeError at delivery), and IDNA maps look-alikes such as
+    fullwidth digits onto other hosts: the user writes the A-labels themself.
+    """
+    try:
+        ascii_host = _client_url(url).raw_host.decode("ascii")
+    except UnsafeUrlError:
+        return "host name is not valid"
+    return f"host name must be ASCII: write it as {ascii_host}"
+
+
+def _check_client_agrees(url: str, address: _IPAddress | None, host: str) -> None:
+    """Refuse a URL httpx would refuse, or connect to another host than the one checked."""
+    client_host = _client_url(url).raw_host.decode("ascii")
+    if address is not None:
+        try:
+            agrees = ipaddress.ip_address(client_host) == address
+        except ValueError:
+            agrees = False
+    else:
+        agrees = client_host == host
+    if not agrees:
+        raise UnsafeUrlError("URL is not valid")
 
 
 def _check_name(host: str) -> None:
@@ -628,7 +682,8 @@ def _check_name(host: str) -> None:
 
 
 def _normalize_allowed_host(host: str) -> str:
-    text = host.strip().lower()
+    # Configuration may name an absolute host ("localhost."): it matches the URL host.
+    text = host.strip().lower().removesuffix(".")
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
     try:

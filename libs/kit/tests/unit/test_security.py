@@ -14,7 +14,9 @@ import ipaddress
 import re
 import socket
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from hyperstrate_kit.security import (
@@ -373,26 +375,51 @@ PRIVATE_LITERAL_URLS = [
     "http://[64:ff9b::127.0.0.1]/",
     "http://[2002:7f00:1::1]/",
     "http://[2002:c0a8:101::1]/",
+]
+
+# Spellings of an address that httpx refuses (InvalidURL, UnicodeEncodeError) or hands
+# to the resolver as a name: refused at creation, whatever the overrides, naming what
+# to write instead.
+UNDELIVERABLE_URLS = [
     # Decimal, octal, hex and shortened IPv4 forms
-    "http://2130706433/",
-    "http://0x7f000001/",
-    "http://0x7f.1/",
-    "http://0x7f.0.0.1/",
-    "http://0177.0.0.1/",
-    "http://017700000001/",
-    "http://127.1/",
-    "http://127.0.1/",
-    "http://0/",
-    "http://0x0/",
-    "http://167772161/",  # 10.0.0.1
-    "http://2852039166/",  # 169.254.169.254
-    "http://0xa9.0xfe.0xa9.0xfe/",
-    "http://0251.0376.0251.0376/",
-    "http://127.0.0.1./",
-    "http://0X7F.1/",
-    # Fullwidth digits and dots map to ASCII under IDNA
-    "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/",  # fullwidth digits
-    "http://127\u30020\u30020\u30021/",  # ideographic full stops
+    ("http://2130706433/", "non-standard form: write it as 127.0.0.1"),
+    ("http://0x7f000001/", "non-standard form: write it as 127.0.0.1"),
+    ("http://0x7f.1/", "non-standard form: write it as 127.0.0.1"),
+    ("http://0X7F.1/", "non-standard form: write it as 127.0.0.1"),
+    ("http://0x7f.0.0.1/", "non-standard form: write it as 127.0.0.1"),
+    ("http://0177.0.0.1/", "non-standard form: write it as 127.0.0.1"),
+    ("http://017700000001/", "non-standard form: write it as 127.0.0.1"),
+    ("http://127.1/", "non-standard form: write it as 127.0.0.1"),
+    ("http://127.0.1/", "non-standard form: write it as 127.0.0.1"),
+    ("http://0/", "non-standard form: write it as 0.0.0.0"),
+    ("http://0x0/", "non-standard form: write it as 0.0.0.0"),
+    ("http://167772161/", "non-standard form: write it as 10.0.0.1"),
+    ("http://2852039166/", "non-standard form: write it as 169.254.169.254"),
+    ("http://0xa9.0xfe.0xa9.0xfe/", "non-standard form: write it as 169.254.169.254"),
+    ("http://0251.0376.0251.0376/", "non-standard form: write it as 169.254.169.254"),
+    ("http://1572395042/", "non-standard form: write it as 93.184.216.34"),  # public
+    ("http://010.8.8.8/", "non-standard form: write it as 8.8.8.8"),
+    # Trailing dots: httpx sends "name." as Host and TLS name
+    ("http://127.0.0.1./", "host name must not end with a dot"),
+    ("http://hooks.example.com./", "host name must not end with a dot"),
+    ("HTTPS://Hooks.Example.COM./", "host name must not end with a dot"),
+    # IDNA: fullwidth digits and letters, invisible and compatibility characters
+    ("http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/", "host name is not valid"),
+    ("http://\uff45xample.com/", "host name is not valid"),  # fullwidth e
+    ("http://exam\u00adple.com/", "host name is not valid"),  # soft hyphen
+    ("http://a\u200b.example.com/", "host name is not valid"),  # zero-width space
+    ("http://\u2168.example.com/", "host name is not valid"),  # roman numeral nine
+    ("http://\U0001f600.example.com/", "host name is not valid"),
+    ("http://xn--.example.com/", "host name is not valid"),
+    ("http://xn--zz.example.com/", "host name is not valid"),  # A-label that does not decode
+    # Names httpx could encode: the user is told the ASCII form (the Host header is ASCII)
+    ("http://127\u30020\u30020\u30021/", "write it as 127.0.0.1"),  # ideographic stops
+    ("http://example\u3002com/", "host name must be ASCII: write it as example.com"),
+    ("http://b\u00fccher.example/", "host name must be ASCII: write it as xn--bcher-kva.example"),
+    # Userinfo tricks
+    ("http://hooks.example.com@127.0.0.1/", "URL must not contain credentials"),
+    ("http://hooks.example.com%40127.0.0.1/", "host is not a valid IP address"),
+    ("http://hooks.example.com\\@127.0.0.1/", "whitespace, control characters or backslash"),
 ]
 
 LOCAL_NAME_URLS = [
@@ -434,6 +461,59 @@ async def test_local_names_rejected(url: str) -> None:
         await guard.resolve_checked(url)
 
 
+@pytest.mark.parametrize(("url", "reason"), UNDELIVERABLE_URLS)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_undeliverable_urls_refused_naming_the_form_to_write(
+    url: str, reason: str, allow_private: bool
+) -> None:
+    with pytest.raises(UnsafeUrlError) as info:
+        OutboundUrlGuard(allow_private=allow_private).check_literal(url)
+    assert reason in info.value.reason
+
+
+ACCEPTED_BY_OVERRIDES = [
+    "http://127.0.0.1:8080/hook",
+    "http://[::1]:9000/",
+    "http://[::ffff:10.0.0.1]/",
+    "http://localhost/",
+    "http://postgres:5432/",
+    "https://Hooks.Example.COM:8443/x?y=1#frag",
+    "http://my_service.example.org/",
+    "http://xn--bcher-kva.example/",
+    "http://93.184.216.34/",
+]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        *ACCEPTED_BY_OVERRIDES,
+        *PRIVATE_LITERAL_URLS,
+        *LOCAL_NAME_URLS,
+        *(url for url, _ in UNDELIVERABLE_URLS),
+    ],
+)
+def test_every_accepted_url_is_one_httpx_can_send(url: str) -> None:
+    guard = OutboundUrlGuard(allow_private=True)
+    try:
+        guard.check_literal(url)
+    except UnsafeUrlError:
+        return
+    # As the senders do it: to the URL itself, and pinned to an address with the URL's
+    # host as the Host header (where a non-ASCII host raised UnicodeEncodeError).
+    request = httpx.Request("POST", url)
+    parts = urlsplit(url)
+    pinned = httpx.Request("POST", "http://192.0.2.1/", headers={"Host": parts.netloc})
+    assert request.url.raw_host.decode("ascii") == (parts.hostname or "").lower()
+    assert pinned.headers["host"] == parts.netloc
+
+
+def test_accepted_by_overrides() -> None:
+    guard = OutboundUrlGuard(allow_private=True)
+    for url in ACCEPTED_BY_OVERRIDES:
+        guard.check_literal(url)
+
+
 @pytest.mark.parametrize(
     ("url", "category"),
     [
@@ -463,7 +543,6 @@ def test_rejection_reason_names_category(url: str, category: str) -> None:
         ("http://1.1.1.1/", ["1.1.1.1"]),
         ("http://172.32.0.1/", ["172.32.0.1"]),  # just outside 172.16/12
         ("http://100.128.0.1/", ["100.128.0.1"]),  # just outside 100.64/10
-        ("http://1572395042/", ["93.184.216.34"]),  # decimal form of a public address
         ("http://[2606:2800:220:1:248:1893:25c8:1946]/", ["2606:2800:220:1:248:1893:25c8:1946"]),
         ("http://[::ffff:93.184.216.34]/", ["::ffff:93.184.216.34"]),
         ("http://[2002:5db8:d822::1]/", ["2002:5db8:d822::1"]),
@@ -484,9 +563,11 @@ def test_public_names_pass_literal_check() -> None:
     guard = OutboundUrlGuard()
     for url in (
         "https://hooks.example.com/path",
-        "HTTPS://Hooks.Example.COM./",
+        "HTTPS://Hooks.Example.COM/",
         "http://my_service.example.org:8080/",
-        "http://bücher.example/",
+        "http://xn--bcher-kva.example/",
+        "http://xn--nxasmq6b.example/",
+        "https://hooks.example.com/#@evil.example",
     ):
         guard.check_literal(url)
 
@@ -578,7 +659,6 @@ async def test_allow_private_overrides_address_and_name_checks() -> None:
         "http://127.0.0.1:8080/",
         "http://10.0.0.1/",
         "http://[::1]/",
-        "http://2130706433/",
         "http://169.254.169.254/",
         "http://postgres:5432/",
         "http://localhost/",
@@ -596,7 +676,6 @@ async def test_allow_private_overrides_address_and_name_checks() -> None:
 async def test_allowed_hosts_override_for_listed_hosts_only() -> None:
     guard = OutboundUrlGuard(allowed_hosts=frozenset({"127.0.0.1", "[::1]", "LocalHost."}))
     guard.check_literal("http://127.0.0.1:9000/")
-    guard.check_literal("http://2130706433/")  # same address, other spelling
     guard.check_literal("http://[0::1]/")
     guard.check_literal("http://localhost/")
     with pytest.raises(UnsafeUrlError):
