@@ -22,6 +22,7 @@ __all__ = [
     "OrganizationCreated",
     "OrganizationDeleted",
     "OrganizationUpdated",
+    "RefreshTokenReused",
     "ResetPeriod",
     "Role",
     "RouterTeamAccessGranted",
@@ -144,6 +145,17 @@ class RouterTeamAccessRevoked(Event, frozen=True, kw_only=True, tag="auth.router
     team_id: str
 
 
+class RefreshTokenReused(Event, frozen=True, kw_only=True, tag="auth.session.reuse_detected"):
+    """A refresh token already spent by a refresh was presented again: someone holds a copy.
+
+    `aggregate_id` is the session family (every token descending from one login); all of
+    its tokens are revoked, so the thief's copy and the owner's newer one both stop working.
+    """
+
+    user_id: str
+    sessions_ended: int = 0  # live tokens of the family revoked by this detection
+
+
 class KeyUsageBatch(msgspec.Struct, frozen=True):
     """Core-NATS message (`svc.auth.key_usage`): keys seen since the last batch.
 
@@ -161,6 +173,7 @@ AUTH_EVENTS: tuple[type[Event], ...] = (
     ApiKeyCreated, ApiKeyRevoked,
     VirtualKeyCreated, VirtualKeyUpdated, VirtualKeyRevoked,
     RouterTeamAccessGranted, RouterTeamAccessRevoked,
+    RefreshTokenReused,
 )  # fmt: skip
 
 KEY_USAGE_SUBJECT = "svc.auth.key_usage"
