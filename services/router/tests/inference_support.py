@@ -76,18 +76,23 @@ class InferenceStack:
             )
 
     def register(
-        self, model: str = "fake-gpt", price_in: float = 1.0, price_out: float = 2.0
+        self,
+        model: str = "fake-gpt",
+        price_in: float = 1.0,
+        price_out: float = 2.0,
+        provider: str = "openai",
     ) -> str:
-        """A registration of the fake upstream (answered by the catalog stand-in)."""
+        """A registration of the fake upstream (answered by the catalog stand-in), on its
+        OpenAI routes, or its Anthropic Messages route with `provider="anthropic"`."""
         registration_id = f"reg_{uuid.uuid4().hex[:10]}"
         self.registrations[registration_id] = RegistrationInfo(
             id=registration_id,
             org_id=self.org_id,
             name=model,
             catalog_key=model,
-            provider="openai",
+            provider=provider,
             model=model,
-            base_url=f"{self.upstream_url}/v1",
+            base_url=self.upstream_url if provider == "anthropic" else f"{self.upstream_url}/v1",
             input_per_million=price_in,
             output_per_million=price_out,
         )

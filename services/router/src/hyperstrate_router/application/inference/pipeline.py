@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
@@ -34,7 +35,12 @@ from hyperstrate_router.application.inference.context import (
     SendFrame,
     Stage,
 )
-from hyperstrate_router.application.inference.formats import Api, api_error, canonical_request
+from hyperstrate_router.application.inference.formats import (
+    Api,
+    api_error,
+    canonical_request,
+    stream_error_frame,
+)
 from hyperstrate_router.application.inference.limits import BudgetLedger, RateLimiter
 from hyperstrate_router.application.inference.payloads import (
     DEFAULT_PAYLOAD_MAX_BYTES,
@@ -49,9 +55,15 @@ from hyperstrate_router.application.inference.stages import (
 from hyperstrate_router.application.inference.state import PromptTable, RouterTable
 from hyperstrate_router.application.inference.strategies import LatencyTracker, TargetSelector
 from hyperstrate_router.application.inference.target_health import TargetHealth
-from hyperstrate_router.application.inference.target_inference import CatalogPort, TargetInference
+from hyperstrate_router.application.inference.target_inference import (
+    STREAM_INTERRUPTED,
+    CatalogPort,
+    TargetInference,
+)
 
 __all__ = ["CatalogPort", "EventSink", "InferencePipeline", "SendFrame"]
+
+log = logging.getLogger(__name__)
 
 
 class EventSink(Protocol):
@@ -69,6 +81,35 @@ class EventSink(Protocol):
 
 async def _nothing_after() -> None:
     """What the last stage's `proceed` does."""
+
+
+def _refusal_of(error: ProviderError, *, streamed: bool) -> Refusal:
+    """The answer to an upstream failure. After the stream's first frame reached the client
+    no retry or fallback can follow: the stream was interrupted, whatever the cause."""
+    status = {
+        ErrorClass.RATE_LIMITED: 429,
+        ErrorClass.BAD_REQUEST: 400,
+        ErrorClass.TIMEOUT: 504,
+    }.get(error.error_class, 502)
+    if streamed:
+        return Refusal(
+            status,
+            f"the upstream stream broke off midway ({error.error_class.value}: {error.message})",
+            error_class=STREAM_INTERRUPTED,
+        )
+    return Refusal(status, error.message, error.retry_after, error.error_class.value)
+
+
+async def _end_started_stream(context: InferenceContext, send: SendFrame, refusal: Refusal) -> None:
+    """A stream the client is reading has answered 200 already: it ends with an error frame
+    its SDK raises on (OpenAI's `data: {"error": ...}`, Anthropic's `event: error`), and no
+    `[DONE]` or `message_stop` after it. Before the first frame, the end's status says it."""
+    if context.stream and context.frames:
+        frame = stream_error_frame(
+            context.request.api, refusal.status, refusal.message, refusal.error_class
+        )
+        context.frames.append(frame)
+        await send(frame)
 
 
 class InferencePipeline:
@@ -127,26 +168,26 @@ class InferencePipeline:
                 self._emit_completed(context, status=499)
             raise
         except Refusal as refusal:
-            if context is not None:
-                self._emit_failed(context, refusal.status, refusal.error_class, refusal.message)
-            return InferEnd(
-                status=refusal.status,
-                body=msgspec.Raw(api_error(api, refusal.status, refusal.message)),
-                retry_after=refusal.retry_after,
-            )
+            return await self._refused(context, send, refusal, api)
         except ProviderError as error:
             assert context is not None
-            status = {
-                ErrorClass.RATE_LIMITED: 429,
-                ErrorClass.BAD_REQUEST: 400,
-                ErrorClass.TIMEOUT: 504,
-            }.get(error.error_class, 502)
-            self._emit_failed(context, status, error.error_class.value, error.message)
-            return InferEnd(
-                status=status,
-                body=msgspec.Raw(api_error(api, status, error.message)),
-                retry_after=error.retry_after,
-            )
+            refusal = _refusal_of(error, streamed=bool(context.frames))
+            if context.frames:
+                log.warning("inference %s: %s", request.request_id, refusal.message)
+            return await self._refused(context, send, refusal, api)
+
+    async def _refused(
+        self, context: InferenceContext | None, send: SendFrame, refusal: Refusal, api: Api
+    ) -> InferEnd:
+        """Log the failure; a stream the client is reading ends with an error frame."""
+        if context is not None:
+            await _end_started_stream(context, send, refusal)
+            self._emit_failed(context, refusal.status, refusal.error_class, refusal.message)
+        return InferEnd(
+            status=refusal.status,
+            body=msgspec.Raw(api_error(api, refusal.status, refusal.message)),
+            retry_after=refusal.retry_after,
+        )
 
     async def _run(self, index: int, context: InferenceContext, send: SendFrame) -> None:
         """Stage `index`, with the stages after it as its `proceed`."""

@@ -40,7 +40,6 @@ from hyperstrate_router.application.inference.formats import (
     anthropic_frame,
     completion_body,
     openai_frame,
-    stream_error_frame,
 )
 from hyperstrate_router.application.inference.state import RouterState, Target
 from hyperstrate_router.application.inference.strategies import LatencyTracker, TargetSelector
@@ -61,12 +60,21 @@ from hyperstrate_router.domain.features import (
     StructuredOutputConfig,
 )
 
-__all__ = ["STRUCTURED_OUTPUT_INVALID", "CatalogPort", "TargetInference", "provider_config"]
+__all__ = [
+    "STREAM_INTERRUPTED",
+    "STRUCTURED_OUTPUT_INVALID",
+    "CatalogPort",
+    "TargetInference",
+    "provider_config",
+]
 
 Sleep = Callable[[float], Awaitable[Any]]
 
 #: The error class `inference.failed` records for an answer off the requested schema.
 STRUCTURED_OUTPUT_INVALID = "structured_output_invalid"
+#: The error class of a stream that broke off (or ended without its terminal event) after
+#: the client had read some of it: the stream ends with an error frame, what ran is billed.
+STREAM_INTERRUPTED = "stream_interrupted"
 
 
 class CatalogPort(Protocol):
@@ -259,7 +267,8 @@ class TargetInference:
         send: SendFrame,
     ) -> None:
         """The stream's closing frames; with `structured_output`, an answer off the schema
-        ends with an error frame instead (it reached the client already: no repair)."""
+        is refused instead (it reached the client already: no repair; the pipeline ends the
+        stream with an error frame)."""
         feature = context.router.features.get("structured_output")
         schema = requested_schema(request.raw) if feature is not None else None
         if isinstance(feature, StructuredOutputConfig) and schema is not None:
@@ -268,11 +277,6 @@ class TargetInference:
                 message = (
                     f"the streamed answer does not match the requested JSON schema: {violation}"
                 )
-                frame = stream_error_frame(
-                    context.request.api, 502, message, STRUCTURED_OUTPUT_INVALID
-                )
-                context.frames.append(frame)
-                await send(frame)
                 raise Refusal(502, message, error_class=STRUCTURED_OUTPUT_INVALID)
         for frame in closing:
             context.frames.append(frame)
