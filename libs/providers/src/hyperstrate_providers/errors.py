@@ -9,14 +9,17 @@ therefore built through :func:`redact` with the secrets of the call, and chains 
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Iterable, Mapping
+from datetime import UTC
 from enum import StrEnum
 from typing import Any
 
 import msgspec
 
 __all__ = [
+    "MAX_RETRY_AFTER_SECONDS",
     "ErrorClass",
     "IncompleteStreamError",
     "ProviderError",
@@ -31,6 +34,8 @@ __all__ = [
 REDACTED = "[REDACTED]"
 MAX_MESSAGE_CHARS = 500
 _MIN_SECRET_CHARS = 4
+#: The longest upstream Retry-After kept (seconds), unless the caller sets another.
+MAX_RETRY_AFTER_SECONDS = 60.0
 
 
 class ErrorClass(StrEnum):
@@ -151,23 +156,40 @@ def error_message_from_body(body: bytes) -> str:
     return body.decode("utf-8", "replace").strip()
 
 
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or HTTP date)."""
-    milliseconds = headers.get("retry-after-ms")
-    if milliseconds:
-        try:
-            return max(0.0, float(milliseconds) / 1000)
-        except ValueError:
-            pass
+def parse_retry_after(
+    headers: Mapping[str, str], max_seconds: float = MAX_RETRY_AFTER_SECONDS
+) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or HTTP date),
+    at most ``max_seconds``: an upstream's header is passed on to clients and waited out by
+    retries, so ``retry-after: 999999999999`` must not stall them. A value that is not a
+    finite, non-negative number or a date is dropped (None when neither header has one)."""
+    milliseconds = _seconds(headers.get("retry-after-ms"))
+    if milliseconds is not None:
+        return min(milliseconds / 1000, max_seconds)
     value = headers.get("retry-after")
     if not value:
         return None
+    seconds = _seconds(value)
+    if seconds is None:
+        seconds = _seconds_until(value)
+    return None if seconds is None else min(seconds, max_seconds)
+
+
+def _seconds(value: str | None) -> float | None:
+    """A finite, non-negative number (None for anything else)."""
     try:
-        return max(0.0, float(value))
+        number = float(value or "")
     except ValueError:
-        pass
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def _seconds_until(value: str) -> float | None:
+    """The seconds until an HTTP date (0 when it is past; None when it is not a date)."""
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    if when.tzinfo is None:  # "-0000": UTC, by RFC 5322
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - time.time())

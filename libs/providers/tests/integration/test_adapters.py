@@ -163,6 +163,22 @@ async def test_rate_limit_is_classified_retryable_with_retry_after_before_any_ch
         assert "Rate limit" in error.message
 
 
+async def test_an_unbounded_retry_after_is_capped(
+    fake_upstream: FakeUpstream, pool: ClientPool
+) -> None:
+    config = openai_config(fake_upstream, "fail=429;retry_after=999999999999")
+
+    with pytest.raises(ProviderError) as default_cap:
+        await ProviderClient(pool).complete(config, request())
+    with pytest.raises(ProviderError) as own_cap:
+        await ProviderClient(pool, max_retry_after_seconds=7).open_stream(
+            config, request(stream=True)
+        )
+
+    assert default_cap.value.retry_after == 60.0
+    assert own_cap.value.retry_after == 7.0
+
+
 @pytest.mark.parametrize(
     ("status", "error_class", "retryable"),
     [

@@ -14,6 +14,7 @@ from hyperstrate_providers.adapters import (
     ProviderKind,
 )
 from hyperstrate_providers.errors import (
+    MAX_RETRY_AFTER_SECONDS,
     ErrorClass,
     ProviderError,
     classify_status,
@@ -123,6 +124,43 @@ def test_retry_after_in_seconds_milliseconds_and_dates() -> None:
     assert parse_retry_after({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
     assert parse_retry_after({}) is None
     assert parse_retry_after({"retry-after": "soon"}) is None
-    later = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     waited = parse_retry_after({"retry-after": later})
-    assert waited is not None and 50 < waited <= 60
+    assert waited is not None and 20 < waited <= 30
+    earlier = format_datetime(datetime.now(UTC) - timedelta(seconds=30), usegmt=True)
+    assert parse_retry_after({"retry-after": earlier}) == 0.0
+
+
+def test_retry_after_is_capped_in_every_form() -> None:
+    next_year = format_datetime(datetime.now(UTC) + timedelta(days=365), usegmt=True)
+    for headers in (
+        {"retry-after": "999999999999"},
+        {"retry-after": "1e300"},
+        {"retry-after-ms": "999999999999999"},
+        {"retry-after": next_year},
+    ):
+        assert parse_retry_after(headers) == MAX_RETRY_AFTER_SECONDS == 60.0, headers
+    assert parse_retry_after({"retry-after": "999999999999"}, max_seconds=5) == 5.0
+    assert parse_retry_after({"retry-after": "3"}, max_seconds=5) == 3.0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"retry-after": "-5"},
+        {"retry-after": "nan"},
+        {"retry-after": "inf"},
+        {"retry-after": "1e400"},
+        {"retry-after": "Mon, 99 Foo 2026 99:99:99 GMT"},
+        {"retry-after": "\x00\x01"},
+        {"retry-after-ms": "soon"},
+        {"retry-after-ms": "-1"},
+        {"retry-after-ms": "NaN", "retry-after": "later"},
+    ],
+)
+def test_garbage_retry_after_is_dropped(headers: dict[str, str]) -> None:
+    assert parse_retry_after(headers) is None
+
+
+def test_a_garbage_retry_after_ms_leaves_the_retry_after() -> None:
+    assert parse_retry_after({"retry-after-ms": "soon", "retry-after": "4"}) == 4.0

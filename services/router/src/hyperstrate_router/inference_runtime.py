@@ -42,8 +42,9 @@ async def start_inference(runtime: Runtime[RouterSettings]) -> None:
     backends = inference_backends(settings)  # memory, or Redis by CACHE_/RATE_LIMIT_BACKEND
     runtime.on_stop(backends.aclose)  # closers run in reverse: after the worker has drained
     latency = LatencyTracker()
+    providers = ProviderClient(pool, max_retry_after_seconds=settings.upstream_retry_after_max_secs)
     pipeline = InferencePipeline(
-        routers, prompts, catalog, ProviderClient(pool), TargetSelector(latency), latency,
+        routers, prompts, catalog, providers, TargetSelector(latency), latency,
         backends.rate_limiter, backends.ledger, backends.cache, publisher,
         payload_max_bytes=settings.payload_max_bytes,
     )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from hyperstrate_kit.settings import ServiceSettings, SettingsError
+from hyperstrate_providers.errors import MAX_RETRY_AFTER_SECONDS
 from hyperstrate_router.application.inference.payloads import (
     DEFAULT_PAYLOAD_MAX_BYTES,
     MAX_PAYLOAD_MAX_BYTES,
@@ -27,6 +28,8 @@ class RouterSettings(ServiceSettings, frozen=True, kw_only=True):
     budget_restore_timeout_secs: float = 30.0
     #: `storePayloads`: the request and the answer are each cut at this many bytes.
     payload_max_bytes: int = DEFAULT_PAYLOAD_MAX_BYTES
+    #: An upstream's Retry-After (passed on to clients, waited out by `retry`) is cut to this.
+    upstream_retry_after_max_secs: float = MAX_RETRY_AFTER_SECONDS
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -39,3 +42,5 @@ class RouterSettings(ServiceSettings, frozen=True, kw_only=True):
                 f"PAYLOAD_MAX_BYTES: must be between 1024 and {MAX_PAYLOAD_MAX_BYTES}"
                 " (both bodies travel in one NATS message)"
             )
+        if not 1 <= self.upstream_retry_after_max_secs <= 86_400:
+            raise SettingsError("UPSTREAM_RETRY_AFTER_MAX_SECS: must be between 1 and 86400")

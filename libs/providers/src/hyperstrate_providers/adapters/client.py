@@ -21,6 +21,7 @@ from hyperstrate_providers.adapters.config import ProviderConfig
 from hyperstrate_providers.adapters.pool import ClientPool
 from hyperstrate_providers.adapters.registry import adapter_for
 from hyperstrate_providers.errors import (
+    MAX_RETRY_AFTER_SECONDS,
     ErrorClass,
     IncompleteStreamError,
     ProviderError,
@@ -81,9 +82,13 @@ class CompletionResult:
 class ProviderClient:
     """Calls any configured provider through a shared :class:`ClientPool`."""
 
-    def __init__(self, pool: ClientPool) -> None:
-        """Use ``pool`` for every call (the caller owns and closes it)."""
+    def __init__(
+        self, pool: ClientPool, *, max_retry_after_seconds: float = MAX_RETRY_AFTER_SECONDS
+    ) -> None:
+        """Use ``pool`` for every call (the caller owns and closes it); an upstream's
+        Retry-After is kept up to ``max_retry_after_seconds``."""
         self._pool = pool
+        self._max_retry_after = max_retry_after_seconds
 
     async def complete(
         self, config: ProviderConfig, request: WireObject[ChatCompletionRequest]
@@ -160,7 +165,7 @@ class ProviderClient:
         if failure is not None:
             raise failure
         if response.status_code >= 300:
-            raise _status_error(config, response, response.content)
+            raise _status_error(config, response, self._max_retry_after)
         return response
 
 
@@ -360,15 +365,19 @@ def _completion_texts(completion: ChatCompletion) -> list[str]:
     return texts
 
 
-def _status_error(config: ProviderConfig, response: UpstreamResponse, body: bytes) -> ProviderError:
+def _status_error(
+    config: ProviderConfig, response: UpstreamResponse, max_retry_after: float
+) -> ProviderError:
     status = response.status_code
-    message = error_message_from_body(body) or response.reason_phrase or f"HTTP {status}"
+    message = (
+        error_message_from_body(response.content) or response.reason_phrase or f"HTTP {status}"
+    )
     return ProviderError(
         classify_status(status),
         message,
         provider=config.kind.value,
         status_code=status,
-        retry_after=parse_retry_after(response.headers),
+        retry_after=parse_retry_after(response.headers, max_retry_after),
         secrets=config.secrets,
     )
 
