@@ -25,6 +25,14 @@ MALFORMED_BODIES: dict[str, tuple[bytes, str]] = {
     "empty body": (b"", "application/json"),
     "plain text": (b"hello, model", "text/plain"),
     "raw NUL": (b'{"messages": [{"role": "user", "content": "a\x00b"}]}', "application/json"),
+    "invalid UTF-8": (
+        b'{"model": "edge", "messages": [{"role": "user", "content": "\xff\xfe"}]}',
+        "application/json",
+    ),
+    "invalid UTF-8 in a field the gateway does not read": (
+        b'{"model": "edge", "messages": [{"role": "user", "content": "hi"}], "user": "\xc3"}',
+        "application/json",
+    ),
     "lone surrogate": (
         b'{"messages": [{"role": "user", "content": "\\ud800"}]}',
         "application/json",
@@ -146,3 +154,65 @@ async def test_a_router_in_the_path_needs_no_model(infrastructure: Infrastructur
             unnamed = await client.post("/v1/chat/completions", json={"messages": [message]})
             assert unnamed.status_code == 400
             assert "model" in unnamed.json()["error"]["message"]
+
+
+OUT_OF_RANGE: list[tuple[dict[str, Any], str]] = [
+    # (fields over a valid body, the parameter named)
+    ({"messages": []}, "messages"),
+    ({"messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
+    ({"max_tokens": -1}, "max_tokens"),
+    ({"max_tokens": 0}, "max_tokens"),
+    ({"temperature": -1}, "temperature"),
+    ({"temperature": 1e308}, "temperature"),
+    ({"top_p": 1.5}, "top_p"),
+    ({"messages": [{"role": "user", "content": 42}]}, "messages[0].content"),
+]
+
+
+def _anthropic_field(param: str) -> str:
+    return param.replace("[", ".").replace("]", "")
+
+
+async def test_an_out_of_range_parameter_is_a_400_naming_it_on_every_route(
+    infrastructure: Infrastructure,
+) -> None:
+    async with inference_stack(infrastructure) as stack:
+        router_id = await stack.router("edge", [stack.register()])
+        key = await stack.api_key()
+        await _ready(stack, key, router_id)
+        valid = {"model": "edge", "max_tokens": 16, "messages": [{"role": "user", "content": "x"}]}
+        assert stack.upstream is not None
+        forwarded_before = len(stack.upstream.requests)
+        async with stack.client(key) as client:
+            for route, api in _routes(router_id).items():
+                for fields, param in OUT_OF_RANGE:
+                    answer = await client.post(route, json={**valid, **fields})
+                    _assert_invalid_request(api, answer, f"{param} on {route}")
+                    error = answer.json()["error"]
+                    if api == "anthropic":
+                        assert error["message"].startswith(f"{_anthropic_field(param)}: "), error
+                    else:
+                        assert error["param"] == param, (route, error)
+            assert len(stack.upstream.requests) == forwarded_before  # none reached a provider
+            # Anthropic's own range is narrower than OpenAI's, and its roles fewer.
+            for body in ({"temperature": 1.5}, {"messages": [{"role": "system", "content": "x"}]}):
+                openai_route = await client.post("/v1/chat/completions", json={**valid, **body})
+                assert openai_route.status_code == 200, openai_route.text
+                anthropic_route = await client.post("/v1/messages", json={**valid, **body})
+                assert anthropic_route.status_code == 400, anthropic_route.text
+
+
+async def test_a_caller_without_access_is_told_so_before_what_is_wrong_with_the_body(
+    infrastructure: Infrastructure,
+) -> None:
+    async with inference_stack(infrastructure) as stack:
+        router_id = await stack.router("edge", [stack.register()])
+        key = await stack.api_key()
+        await _ready(stack, key, router_id)
+        body = {"model": "edge", "messages": [], "temperature": -1}
+        async with stack.client("hs_not_a_key") as client:
+            for route in (f"/router/{router_id}/v1/chat/completions", "/v1/chat/completions"):
+                assert (await client.post(route, json=body)).status_code == 401, route
+        async with stack.client(key) as client:
+            unknown = await client.post("/v1/chat/completions", json={**body, "model": "nope"})
+            assert unknown.status_code == 404

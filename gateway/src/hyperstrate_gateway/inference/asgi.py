@@ -25,6 +25,12 @@ from hyperstrate_kit.http import RequestContextMiddleware
 from hyperstrate_kit.logs import request_id_var
 from hyperstrate_kit.payloads import PayloadMissing, PayloadStore
 from hyperstrate_kit.telemetry import current_trace_id
+from hyperstrate_providers.request_checks import (
+    InvalidRequestBody,
+    check_chat_completion,
+    check_messages,
+    model_named_in,
+)
 
 __all__ = ["InferenceFront"]
 
@@ -39,18 +45,9 @@ _SSE = [
 ]
 
 
-class _ModelField(msgspec.Struct):
-    model: str = ""
-
-
-class _JsonObject(msgspec.Struct):
-    """Any JSON object: decoding into it checks the body and keeps nothing."""
-
-
-_model_decoder = msgspec.json.Decoder(_ModelField)
-_object_checker = msgspec.json.Decoder(_JsonObject)
+#: Each wire format's check of a body: one decode, the body's `model` out of it.
+_BODY_CHECKS = {"openai": check_chat_completion, "anthropic": check_messages}
 _encoder = msgspec.json.Encoder()
-_NOT_A_JSON_OBJECT = "the body must be a JSON object (valid UTF-8, not nested too deeply)"
 
 
 def _error_body(api: Api, status: int, message: str) -> bytes:
@@ -129,14 +126,14 @@ class InferenceFront:
                 await self._models(auth, headers, router_ref, send)
                 return
             body = await _read_body(receive)
-            if router_ref is None:  # decoding `model` checks the whole body on the way
-                router_ref = _model_decoder.decode(body).model
-                if not router_ref:
-                    raise AccessDenied(400, "`model` must name a router")
-                verdict = auth.authorize(headers, router_ref)
-            else:  # the path names the router; `model` may be absent
-                verdict = auth.authorize(headers, router_ref)
-                _object_checker.decode(body)
+            model, problem = _checked(api, body)
+            router_ref = router_ref or model  # the path names the router, else `model` does
+            if not router_ref:
+                raise problem or AccessDenied(400, "`model` must name a router")
+            # Who may call comes first: a caller without access learns nothing of the body.
+            verdict = auth.authorize(headers, router_ref)
+            if problem is not None:
+                raise problem
             request = await self._request(api, verdict, body, _trace_id())
         except AccessDenied as denied:
             extra = (
@@ -148,13 +145,11 @@ class InferenceFront:
                 send, denied.status, _error_body(api, denied.status, denied.message), extra
             )
             return
-        except msgspec.ValidationError as exc:  # JSON, but not an object (or `model` no string)
-            await _respond(send, 400, _error_body(api, 400, f"invalid request: {exc}"))
-            return
-        except (msgspec.DecodeError, RecursionError):
-            # The router gets the body as sent, inside its own message: only a JSON object
-            # may travel, and a malformed one is answered here at once.
-            await _respond(send, 400, _error_body(api, 400, _NOT_A_JSON_OBJECT))
+        except InvalidRequestBody as invalid:
+            # The router gets the body as sent, inside its own message: only a body the
+            # provider would take may travel, and any other is answered here at once.
+            error = invalid.anthropic_error() if api == "anthropic" else invalid.openai_error()
+            await _respond(send, 400, _encoder.encode(error))
             return
         await self._relay(request, receive, send, api)
 
@@ -245,6 +240,14 @@ class InferenceFront:
             }
         )
         await _respond(send, 200, body)
+
+
+def _checked(api: Api, body: bytes) -> tuple[str, InvalidRequestBody | None]:
+    """The body's `model` and what is wrong with it (None: nothing)."""
+    try:
+        return _BODY_CHECKS[api](body), None
+    except InvalidRequestBody as problem:
+        return model_named_in(body), problem
 
 
 def _trace_id() -> str:
