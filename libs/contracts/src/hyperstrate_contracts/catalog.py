@@ -47,6 +47,8 @@ __all__ = [
     "McpServerUpdated",
     "McpTransport",
     "MessageRole",
+    "Owner",
+    "OwnerKind",
     "RegistrationCreated",
     "RegistrationDeleted",
     "RegistrationInfo",
@@ -59,6 +61,16 @@ __all__ = [
 JobStatus = Literal["queued", "running", "completed", "failed"]
 MessageRole = Literal["user", "assistant"]
 McpTransport = Literal["streamable_http", "sse"]
+#: Who owns a job or a conversation: the user of a session, or the key that created it.
+OwnerKind = Literal["user", "api_key", "virtual_key"]
+
+
+class Owner(msgspec.Struct, frozen=True, kw_only=True):
+    """The principal a job or a conversation belongs to (only it and admin sessions see it)."""
+
+    kind: OwnerKind
+    id: str
+
 
 # -- registrations ----------------------------------------------------------------------------
 
@@ -97,7 +109,8 @@ class JobSubmitted(Event, frozen=True, kw_only=True, tag="catalog.job.submitted"
 
     registration_id: str
     has_callback: bool = False
-    submitted_by: str = ""  # user id or API key id
+    submitted_by: str = ""  # user id or API key id (kept for old readers: see `owner`)
+    owner: Owner | None = None  # None on jobs submitted before owners were recorded
 
 
 class JobStarted(Event, frozen=True, kw_only=True, tag="catalog.job.started"):
@@ -139,6 +152,7 @@ class ConversationCreated(Event, frozen=True, kw_only=True, tag="catalog.convers
     title: str
     registration_id: str | None = None
     system_prompt: str | None = None
+    owner: Owner | None = None  # None on conversations created before owners were recorded
 
 
 class ConversationUpdated(Event, frozen=True, kw_only=True, tag="catalog.conversation.updated"):

@@ -131,6 +131,8 @@ class InferenceController(Controller):
 
 
 class JobController(Controller):
+    """Jobs belong to who submitted them: a key sees its own, an admin session all."""
+
     path = "/ai/jobs"
     tags = ["hyperstrate", "jobs"]
     guards = [infer_guard]
@@ -164,31 +166,34 @@ class JobController(Controller):
 
 
 class ConversationController(Controller):
+    """Conversations belong to who created them: a key sees its own, an admin session all."""
+
     path = "/ai/conversations"
     tags = ["hyperstrate", "conversations"]
-    guards = [admin_guard]
+    guards = [infer_guard]
+    dependencies = _CALLER
 
     @get(operation_id="ListConversations", summary="List conversations")
     async def list_all(
-        self, conversations: Conversations, principal: Admin, page_params: Paging
+        self, conversations: Conversations, caller: Caller_, page_params: Paging
     ) -> Page[dto.ConversationView]:
-        items, total = await conversations.list_page(principal.org_id, page_params)
+        items, total = await conversations.list_page(caller, page_params)
         return Page.of(items, page_params, total)
 
     @post(operation_id="CreateConversation", summary="Create a conversation")
     async def create(
         self,
         conversations: Conversations,
-        principal: Admin,
+        caller: Caller_,
         data: JSONBody[dto.ConversationCreate],
     ) -> dto.ConversationView:
-        return await conversations.create(principal.org_id, data)
+        return await conversations.create(caller, data)
 
     @get("/{conversation_id:str}", operation_id="GetConversation", summary="Get a conversation")
     async def show(
-        self, conversations: Conversations, principal: Admin, conversation_id: ResourceId
+        self, conversations: Conversations, caller: Caller_, conversation_id: ResourceId
     ) -> dto.ConversationView:
-        return await conversations.get(principal.org_id, conversation_id)
+        return await conversations.get(caller, conversation_id)
 
     @patch(
         "/{conversation_id:str}",
@@ -198,11 +203,11 @@ class ConversationController(Controller):
     async def update(
         self,
         conversations: Conversations,
-        principal: Admin,
+        caller: Caller_,
         conversation_id: ResourceId,
         data: JSONBody[dto.ConversationUpdate],
     ) -> dto.ConversationView:
-        return await conversations.update(principal.org_id, conversation_id, data)
+        return await conversations.update(caller, conversation_id, data)
 
     @delete(
         "/{conversation_id:str}",
@@ -210,9 +215,9 @@ class ConversationController(Controller):
         summary="Delete a conversation and its messages",
     )
     async def remove(
-        self, conversations: Conversations, principal: Admin, conversation_id: ResourceId
+        self, conversations: Conversations, caller: Caller_, conversation_id: ResourceId
     ) -> None:
-        await conversations.delete(principal.org_id, conversation_id)
+        await conversations.delete(caller, conversation_id)
 
     @get(
         "/{conversation_id:str}/messages",
@@ -222,11 +227,11 @@ class ConversationController(Controller):
     async def messages(
         self,
         conversations: Conversations,
-        principal: Admin,
+        caller: Caller_,
         conversation_id: ResourceId,
         page_params: Paging,
     ) -> Page[dto.MessageView]:
-        items, total = await conversations.messages(principal.org_id, conversation_id, page_params)
+        items, total = await conversations.messages(caller, conversation_id, page_params)
         return Page.of(items, page_params, total)
 
     @post(
@@ -237,18 +242,11 @@ class ConversationController(Controller):
     async def add_message(
         self,
         conversations: Conversations,
-        principal: Admin,
+        caller: Caller_,
         conversation_id: ResourceId,
         data: JSONBody[dto.MessageCreate],
     ) -> dto.MessageView:
-        return await conversations.add_message(principal.org_id, conversation_id, data)
-
-
-class ConversationSendController(Controller):
-    path = "/ai/conversations"
-    tags = ["hyperstrate", "conversations"]
-    guards = [infer_guard]
-    dependencies = _CALLER
+        return await conversations.add_message(caller, conversation_id, data)
 
     @post(
         "/{conversation_id:str}/send",
@@ -332,6 +330,5 @@ CONTROLLERS: list[type[Controller]] = [
     InferenceController,
     JobController,
     ConversationController,
-    ConversationSendController,
     McpServerController,
 ]

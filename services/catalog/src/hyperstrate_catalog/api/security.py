@@ -1,6 +1,6 @@
-"""Who may run direct inference (`/ai/infer`, `/ai/jobs`, `/ai/conversations/{id}/send`):
-an admin session, or a key the kit's `KeyAccess` lets bypass routers (looked up in memory by
-its hash, no database call). Admin routes use the kit's `admin_guard`."""
+"""Who may run direct inference (`/ai/infer`, `/ai/jobs`, `/ai/conversations`): an admin
+session, or a key the kit's `KeyAccess` lets bypass routers (looked up in memory by its hash,
+no database call). Admin routes use the kit's `admin_guard`."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def infer_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHand
             user_id=identity.user_id,
             api_key_id=identity.key_id,
             team_id=identity.team_id,
+            key_kind=identity.kind,
         )
         return
     principal = verify_access_token(token, connection.app.state.jwt_secret)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hyperstrate_catalog.application import dto
 from hyperstrate_catalog.application.common import Caller, merge
@@ -16,7 +17,7 @@ from hyperstrate_catalog.domain.model import (
     new_id,
     stream_id,
 )
-from hyperstrate_catalog.infrastructure.repository import CatalogRepository
+from hyperstrate_catalog.infrastructure.repository import CatalogRepository, Versioned
 from hyperstrate_catalog.infrastructure.tables import conversations
 from hyperstrate_contracts.catalog import (
     ConversationCreated,
@@ -57,8 +58,10 @@ class ConversationService:
                 "unknown registration", {"registrationId": ["no such registration"]}
             ) from None
 
-    async def create(self, org_id: str, data: dto.ConversationCreate) -> dto.ConversationView:
-        """Start a conversation (optionally bound to a registration and a system prompt)."""
+    async def create(self, caller: Caller, data: dto.ConversationCreate) -> dto.ConversationView:
+        """Start a conversation (optionally bound to a registration and a system prompt),
+        owned by the caller."""
+        org_id = caller.org_id
         await self._require_registration(org_id, data.registration_id)
         conversation_id = new_id("conv")
         await self.store.append(
@@ -71,38 +74,58 @@ class ConversationService:
                     title=data.title,
                     registration_id=data.registration_id,
                     system_prompt=data.system_prompt,
+                    owner=caller.owner,
                 )
             ],
         )
-        return await self.get(org_id, conversation_id)
+        return await self.get(caller, conversation_id)
 
     async def list_page(
-        self, org_id: str, page: PageParams
+        self, caller: Caller, page: PageParams
     ) -> tuple[list[dto.ConversationView], int]:
-        """The organisation's conversations."""
+        """The conversations the caller may see (its own; all of the org for an admin)."""
         async with self.database.sessions() as session:
-            return await self.repo.conversations_of(session, org_id, page)
+            return await self.repo.conversations_of(
+                session, caller.org_id, page, caller.visible_owner
+            )
 
-    async def get(self, org_id: str, conversation_id: str) -> dto.ConversationView:
-        """One conversation of the organisation."""
+    async def get(self, caller: Caller, conversation_id: str) -> dto.ConversationView:
+        """One conversation the caller may see; another's is not found."""
         async with self.database.sessions() as session:
-            view = await self.repo.conversation(session, org_id, conversation_id)
+            view = await self.repo.conversation(
+                session, caller.org_id, conversation_id, caller.visible_owner
+            )
         if view is None:
             raise ConversationNotFound()
         return view
 
+    async def _locked(
+        self, session: AsyncSession, caller: Caller, conversation_id: str, *, lock: bool = True
+    ) -> Versioned:
+        """The caller's conversation's version for the next append (else not found)."""
+        row = await self.repo.versioned(
+            session,
+            conversations,
+            caller.org_id,
+            conversation_id,
+            lock=lock,
+            owner=caller.visible_owner,
+        )
+        if row is None:
+            raise ConversationNotFound()
+        return row
+
     async def update(
-        self, org_id: str, conversation_id: str, data: dto.ConversationUpdate
+        self, caller: Caller, conversation_id: str, data: dto.ConversationUpdate
     ) -> dto.ConversationView:
         """Retitle, rebind or change the system prompt."""
-        current = await self.get(org_id, conversation_id)
+        org_id = caller.org_id
+        current = await self.get(caller, conversation_id)
         merged = merge(msgspec.structs.asdict(current), data)
         if data.registration_id is not msgspec.UNSET:
             await self._require_registration(org_id, merged["registration_id"])
         async with self.database.transaction() as session:
-            row = await self.repo.versioned(session, conversations, org_id, conversation_id)
-            if row is None:
-                raise ConversationNotFound()
+            row = await self._locked(session, caller, conversation_id)
             await self.store.append(
                 stream_id("conversation", conversation_id),
                 row.version,
@@ -117,38 +140,35 @@ class ConversationService:
                 ],
                 session=session,
             )
-        return await self.get(org_id, conversation_id)
+        return await self.get(caller, conversation_id)
 
-    async def delete(self, org_id: str, conversation_id: str) -> None:
+    async def delete(self, caller: Caller, conversation_id: str) -> None:
         """Delete a conversation and its messages."""
         async with self.database.transaction() as session:
-            row = await self.repo.versioned(session, conversations, org_id, conversation_id)
-            if row is None:
-                raise ConversationNotFound()
+            row = await self._locked(session, caller, conversation_id)
             await self.store.append(
                 stream_id("conversation", conversation_id),
                 row.version,
-                [ConversationDeleted(org_id=org_id, aggregate_id=conversation_id)],
+                [ConversationDeleted(org_id=caller.org_id, aggregate_id=conversation_id)],
                 session=session,
             )
 
     async def messages(
-        self, org_id: str, conversation_id: str, page: PageParams
+        self, caller: Caller, conversation_id: str, page: PageParams
     ) -> tuple[list[dto.MessageView], int]:
         """A conversation's messages, oldest first."""
-        await self.get(org_id, conversation_id)
+        await self.get(caller, conversation_id)
         async with self.database.sessions() as session:
-            return await self.repo.messages_of(session, org_id, conversation_id, page)
+            return await self.repo.messages_of(session, caller.org_id, conversation_id, page)
 
     async def add_message(
-        self, org_id: str, conversation_id: str, data: dto.MessageCreate
+        self, caller: Caller, conversation_id: str, data: dto.MessageCreate
     ) -> dto.MessageView:
         """Append a user or assistant message written by the caller."""
+        org_id = caller.org_id
         message_id = new_id("msg")
         async with self.database.transaction() as session:
-            row = await self.repo.versioned(session, conversations, org_id, conversation_id)
-            if row is None:
-                raise ConversationNotFound()
+            row = await self._locked(session, caller, conversation_id)
             await self.store.append(
                 stream_id("conversation", conversation_id),
                 row.version,
@@ -174,7 +194,7 @@ class ConversationService:
         and the model's reply are appended together once the model has answered (a failed
         call appends nothing; a concurrent turn makes this one a 409)."""
         org_id = caller.org_id
-        conversation = await self.get(org_id, conversation_id)
+        conversation = await self.get(caller, conversation_id)
         registration_id = data.registration_id or conversation.registration_id
         if registration_id is None:
             raise InvalidInputError(
@@ -182,12 +202,8 @@ class ConversationService:
                 {"registrationId": ["required: the conversation has no default registration"]},
             )
         async with self.database.sessions() as session:
-            row = await self.repo.versioned(
-                session, conversations, org_id, conversation_id, lock=False
-            )
+            row = await self._locked(session, caller, conversation_id, lock=False)
             history, _ = await self.repo.messages_of(session, org_id, conversation_id, None)
-        if row is None:
-            raise ConversationNotFound()
         messages: list[dict[str, Any]] = []
         if conversation.system_prompt:
             messages.append({"role": "system", "content": conversation.system_prompt})

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from hyperstrate_contracts.catalog import JobStatus, McpTransport, MessageRole
+from hyperstrate_contracts.catalog import JobStatus, McpTransport, MessageRole, OwnerKind
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -165,9 +165,14 @@ class JobError(View):
 
 
 class JobView(View):
+    """A job; `ownerKind`/`ownerId` name the principal it belongs to (null: submitted before
+    owners were recorded, visible to admin sessions only)."""
+
     id: str
     org_id: str
     registration_id: str
+    owner_kind: OwnerKind | None
+    owner_id: str | None
     status: JobStatus
     attempts: int
     callback_url: str | None
@@ -199,6 +204,8 @@ class ConversationUpdate(Camel):
 
 
 class ConversationView(View):
+    """A conversation and the principal it belongs to (as on `JobView`)."""
+
     id: str
     org_id: str
     title: str
@@ -207,6 +214,8 @@ class ConversationView(View):
     message_count: int
     created_at: datetime
     updated_at: datetime
+    owner_kind: OwnerKind | None = None
+    owner_id: str | None = None
 
 
 class MessageCreate(Camel):

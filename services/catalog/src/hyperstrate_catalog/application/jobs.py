@@ -86,6 +86,8 @@ def job_view(record: JobRecord) -> dto.JobView:
         id=record.id,
         org_id=record.org_id,
         registration_id=record.registration_id,
+        owner_kind=record.owner_kind,  # type: ignore[arg-type]
+        owner_id=record.owner_id,
         status=record.status,  # type: ignore[arg-type]
         attempts=record.attempts,
         callback_url=record.callback_url,
@@ -144,6 +146,7 @@ class JobService:
                         registration_id=target.registration.id,
                         has_callback=data.callback_url is not None,
                         submitted_by=caller.actor,
+                        owner=caller.owner,
                     )
                 ],
                 session=session,
@@ -189,9 +192,10 @@ class JobService:
                 log.warning("job dispatch sweep failed: %s", exc)
 
     async def get(self, caller: Caller, job_id: str) -> dto.JobView:
-        """One job of the organisation, with its result once done."""
+        """One job the caller may see (its own; any of the org for an admin session), with
+        its result once done; another's is not found."""
         async with self.database.sessions() as session:
-            record = await self.repo.job(session, caller.org_id, job_id)
+            record = await self.repo.job(session, caller.org_id, job_id, caller.visible_owner)
         if record is None:
             raise JobNotFound()
         return job_view(record)
@@ -199,9 +203,11 @@ class JobService:
     async def list_page(
         self, caller: Caller, page: PageParams, status: str | None = None
     ) -> tuple[list[dto.JobView], int]:
-        """The organisation's jobs, newest first."""
+        """The jobs the caller may see, newest first."""
         async with self.database.sessions() as session:
-            records, total = await self.repo.jobs_of(session, caller.org_id, page, status)
+            records, total = await self.repo.jobs_of(
+                session, caller.org_id, page, status, caller.visible_owner
+            )
         return [job_view(record) for record in records], total
 
 

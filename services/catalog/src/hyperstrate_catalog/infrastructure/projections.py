@@ -29,6 +29,7 @@ from hyperstrate_contracts.catalog import (
     McpServerCreated,
     McpServerDeleted,
     McpServerUpdated,
+    Owner,
     RegistrationCreated,
     RegistrationDeleted,
     RegistrationUpdated,
@@ -36,6 +37,13 @@ from hyperstrate_contracts.catalog import (
 from hyperstrate_kit.eventstore import StoredEvent, row_stamps, update_row
 
 __all__ = ["CatalogProjection"]
+
+
+def _owner_columns(owner: Owner | None) -> dict[str, str | None]:
+    return {
+        "owner_kind": owner.kind if owner else None,
+        "owner_id": owner.id if owner else None,
+    }
 
 
 class CatalogProjection:
@@ -81,6 +89,7 @@ class CatalogProjection:
                         status="queued",
                         has_callback=event.has_callback,
                         submitted_by=event.submitted_by,
+                        **_owner_columns(event.owner),
                         attempts=0,
                         input_tokens=0,
                         output_tokens=0,
@@ -153,6 +162,7 @@ class CatalogProjection:
                         registration_id=event.registration_id,
                         system_prompt=event.system_prompt,
                         message_count=0,
+                        **_owner_columns(event.owner),
                         **created,
                     )
                 )

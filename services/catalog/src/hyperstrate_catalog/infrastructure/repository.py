@@ -1,6 +1,8 @@
 """Queries over the catalog read models and writes of its write-side tables.
 
-Every read is scoped by organisation: a row of another organisation is not found.
+Every read is scoped by organisation: a row of another organisation is not found. Reads of
+jobs and conversations also take the owner the caller may see (None: any, for an admin
+session): a row of another owner, or of none, is not found either.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from hyperstrate_catalog.infrastructure.tables import (
     registration_secrets,
     registrations,
 )
+from hyperstrate_contracts.catalog import Owner
 from hyperstrate_kit.http import PageParams
 
 __all__ = ["CatalogRepository", "JobRecord", "Versioned"]
@@ -50,6 +53,8 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     org_id: str
     registration_id: str
+    owner_kind: str | None
+    owner_id: str | None
     status: str
     has_callback: bool
     attempts: int
@@ -75,6 +80,13 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
 def _view(row: Any, view: type[V]) -> V:
     # Attribute access uses the Python field names, not the camelCase wire names.
     return msgspec.convert(row, view, from_attributes=True)
+
+
+def _owned_by(query: Select[Any], table: Table, owner: Owner | None) -> Select[Any]:
+    """`query` narrowed to `owner`'s rows (unchanged for None: an admin sees every row)."""
+    if owner is None:
+        return query
+    return query.where(table.c.owner_kind == owner.kind, table.c.owner_id == owner.id)
 
 
 _JOB_COLUMNS = [
@@ -103,12 +115,21 @@ class CatalogRepository:
         return [_view(row, view) for row in rows], int(total)
 
     async def versioned(
-        self, session: AsyncSession, table: Table, org_id: str, row_id: str, *, lock: bool = True
+        self,
+        session: AsyncSession,
+        table: Table,
+        org_id: str,
+        row_id: str,
+        *,
+        lock: bool = True,
+        owner: Owner | None = None,
     ) -> Versioned | None:
-        """The row's version, locked for the coming append; None if absent or another org's."""
+        """The row's version, locked for the coming append; None if absent, another org's
+        or (given an `owner`, for tables with owners) another owner's."""
         query = select(table.c.id, table.c.org_id, table.c.version).where(
             table.c.id == row_id, table.c.org_id == org_id
         )
+        query = _owned_by(query, table, owner)
         row = (await session.execute(query.with_for_update() if lock else query)).first()
         return Versioned(row.id, row.org_id, row.version) if row else None
 
@@ -226,17 +247,25 @@ class CatalogRepository:
     def _job_query(self) -> Select[Any]:
         return select(*_JOB_COLUMNS).join(job_payloads, job_payloads.c.job_id == jobs.c.id)
 
-    async def job(self, session: AsyncSession, org_id: str, job_id: str) -> JobRecord | None:
-        """One job of the organisation with its payload."""
+    async def job(
+        self, session: AsyncSession, org_id: str, job_id: str, owner: Owner | None = None
+    ) -> JobRecord | None:
+        """One job of the organisation (and of `owner`, if given) with its payload."""
         query = self._job_query().where(jobs.c.id == job_id, jobs.c.org_id == org_id)
+        query = _owned_by(query, jobs, owner)
         row = (await session.execute(query)).first()
         return _view(row, JobRecord) if row else None
 
     async def jobs_of(
-        self, session: AsyncSession, org_id: str, page: PageParams, status: str | None
+        self,
+        session: AsyncSession,
+        org_id: str,
+        page: PageParams,
+        status: str | None,
+        owner: Owner | None = None,
     ) -> tuple[list[JobRecord], int]:
-        """The organisation's jobs, newest first."""
-        query = self._job_query().where(jobs.c.org_id == org_id)
+        """The organisation's jobs (of `owner`, if given), newest first."""
+        query = _owned_by(self._job_query().where(jobs.c.org_id == org_id), jobs, owner)
         if status is not None:
             query = query.where(jobs.c.status == status)
         return await self._page(
@@ -246,20 +275,23 @@ class CatalogRepository:
     # -- conversations ------------------------------------------------------------------
 
     async def conversation(
-        self, session: AsyncSession, org_id: str, conversation_id: str
+        self, session: AsyncSession, org_id: str, conversation_id: str, owner: Owner | None
     ) -> ConversationView | None:
-        """One conversation of the organisation."""
+        """One conversation of the organisation (and of `owner`, if given)."""
         query = select(conversations).where(
             conversations.c.id == conversation_id, conversations.c.org_id == org_id
         )
+        query = _owned_by(query, conversations, owner)
         row = (await session.execute(query)).first()
         return _view(row, ConversationView) if row else None
 
     async def conversations_of(
-        self, session: AsyncSession, org_id: str, page: PageParams
+        self, session: AsyncSession, org_id: str, page: PageParams, owner: Owner | None
     ) -> tuple[list[ConversationView], int]:
-        """The organisation's conversations, most recently active first."""
+        """The organisation's conversations (of `owner`, if given), most recently active
+        first."""
         query = select(conversations).where(conversations.c.org_id == org_id)
+        query = _owned_by(query, conversations, owner)
         order = (conversations.c.updated_at.desc(), conversations.c.id)
         return await self._page(session, query, ConversationView, page, order)
 

@@ -68,6 +68,9 @@ jobs = Table(
     Column("status", Text, nullable=False),
     Column("has_callback", Boolean, nullable=False),
     Column("submitted_by", Text, nullable=False),
+    # The owning principal (NULL on jobs submitted before owners were recorded: admins only).
+    Column("owner_kind", Text),
+    Column("owner_id", Text),
     Column("attempts", Integer, nullable=False),
     Column("input_tokens", Integer, nullable=False),
     Column("output_tokens", Integer, nullable=False),
@@ -83,6 +86,7 @@ jobs = Table(
     Column("finished_at", DateTime(timezone=True)),
     *_timestamps(),
     Index("ix_jobs_org_id_created_at", "org_id", "created_at"),
+    Index("ix_jobs_org_owner_created_at", "org_id", "owner_id", "created_at"),
 )
 
 conversations = Table(
@@ -94,7 +98,10 @@ conversations = Table(
     Column("registration_id", Text),
     Column("system_prompt", Text),
     Column("message_count", Integer, nullable=False),
+    Column("owner_kind", Text),  # as on jobs
+    Column("owner_id", Text),
     *_timestamps(),
+    Index("ix_conversations_org_owner", "org_id", "owner_id"),
 )
 
 conversation_messages = Table(
