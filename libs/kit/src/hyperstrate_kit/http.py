@@ -1,8 +1,9 @@
 """The Litestar app factory every service uses, and its HTTP conventions.
 
 `/healthz`, `/readyz`, `/metrics`, OpenAPI and Swagger UI at `/swagger`, CORS from
-`FRONTEND_URL`, `X-Request-ID` in and out, request logs by status, the error envelope for
-every 4xx/5xx, pagination (`page`, `perPage`), and the path-parameter check.
+`FRONTEND_URL`, `X-Request-ID` in and out, the security headers on every response, request
+logs by status, the error envelope for every 4xx/5xx, pagination (`page`, `perPage`), and the
+path-parameter check.
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ from hyperstrate_kit.telemetry import extract_context
 __all__ = [
     "MAX_PER_PAGE",
     "RESOURCE_ID_PATTERN",
+    "SECURITY_HEADERS",
     "Page",
     "PageParams",
     "ReadinessCheck",
     "ResourceId",
+    "add_security_headers",
     "create_http_app",
     "error_response",
 ]
@@ -66,6 +69,16 @@ RESOURCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 #: A path parameter naming a resource: anything but an id's characters is a 400 naming the
 #: parameter, in every service alike (never a database error or a 500).
 ResourceId = Annotated[str, Parameter(min_length=1, max_length=100, pattern=RESOURCE_ID_PATTERN)]
+
+#: On every response of every service (and the gateway's own fronts): no MIME sniffing of an
+#: answer into something executable, and no page of ours inside another site's frame (the
+#: Swagger UI, any HTML; on JSON they cost nothing and cover what a browser might render).
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+)
+_SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 
 #: A named readiness check: returns True when its part is ready.
 ReadinessCheck = tuple[str, Callable[[], Awaitable[bool]]]
@@ -207,6 +220,12 @@ def _on_undecodable(_: Request[Any, Any, Any], exc: UnicodeError) -> Response[Er
     return error_response(400, "invalid input: the request is not valid UTF-8")
 
 
+def _on_too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[ErrorBody]:
+    # msgspec refuses JSON nested past its depth limit with a RecursionError (10,000 levels
+    # of `[`): the caller's input, decoded before any of our code runs.
+    return error_response(400, "invalid input: the JSON is nested too deeply")
+
+
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal server error")
@@ -243,7 +262,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
+                headers = add_security_headers(message.get("headers", ()))
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
@@ -272,6 +291,22 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
             if trace_token is not None:
                 otel_context.detach(trace_token)
+
+
+def add_security_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """`headers` (ASGI, lower-case names) with each of `SECURITY_HEADERS` it lacks: a
+    response passed through from another service keeps its own and gets none twice."""
+    present = [(name, value) for name, value in headers]
+    missing = _SECURITY_HEADER_NAMES.difference(name for name, _ in present)
+    if missing:
+        present.extend(header for header in SECURITY_HEADERS if header[0] in missing)
+    return present
+
+
+def _security_headers_hook(message: Message, _: Scope) -> None:
+    """What the request middleware never sees (a 404 or 405 of the router) gets them too."""
+    if message["type"] == "http.response.start":
+        message["headers"] = add_security_headers(message.get("headers", ()))
 
 
 def _attach_incoming_trace(scope: HTTPScope) -> Token[Context] | None:
@@ -352,6 +387,7 @@ def create_http_app(
         ConcurrencyError: _on_concurrency,
         DBAPIError: _on_database_error,
         UnicodeError: _on_undecodable,
+        RecursionError: _on_too_deep,
         Exception: _on_unexpected,
     }
     handlers.update(exception_handlers or {})
@@ -377,6 +413,7 @@ def create_http_app(
             components=Components(security_schemes=security_schemes()),
         ),
         middleware=[RequestContextMiddleware],
+        before_send=[_security_headers_hook],
         lifespan=list(lifespan),
         logging_config=None,  # logs.configure_logging owns logging
         debug=debug,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 import pytest
-from litestar import Litestar, get, post
+from litestar import Litestar, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
@@ -15,7 +15,14 @@ from litestar.params import JSONBody, QueryParameter
 from litestar.testing import TestClient
 
 from hyperstrate_kit.errors import NotFoundError, RateLimitedError, UnauthorizedError
-from hyperstrate_kit.http import Page, PageParams, ResourceId, create_http_app
+from hyperstrate_kit.http import (
+    SECURITY_HEADERS,
+    Page,
+    PageParams,
+    ResourceId,
+    add_security_headers,
+    create_http_app,
+)
 
 
 class WidgetCreate(msgspec.Struct, rename="camel"):
@@ -64,6 +71,16 @@ def crash() -> None:
     raise RuntimeError("password=hunter2")
 
 
+@get("/framable", sync_to_thread=False)
+def framable() -> Response[str]:
+    """A handler that sets its own policy: it is kept, not doubled."""
+    return Response(
+        "<p>embed me</p>",
+        media_type="text/html",
+        headers={"Content-Security-Policy": "frame-ancestors https://partner.example"},
+    )
+
+
 ready = {"db": True}
 
 
@@ -74,7 +91,7 @@ async def db_ready() -> bool:
 def _app() -> Litestar:
     return create_http_app(
         title="test",
-        route_handlers=[create_widget, get_widget, list_widgets, private, limited, crash],
+        route_handlers=[create_widget, get_widget, list_widgets, private, limited, crash, framable],
         frontend_url="http://app.example",
         readiness_checks=[("database", db_ready)],
     )
@@ -241,3 +258,65 @@ def test_the_document_declares_bearer_auth_and_the_error_envelope(
     )
     assert set(spec["components"]["schemas"]["ErrorBody"]["properties"]) == {"error", "fields"}
     assert spec["paths"]["/private/{ownerId}"]["get"]["parameters"][0]["name"] == "ownerId"
+
+
+def _security_headers_once(response: Any) -> None:
+    for name, value in SECURITY_HEADERS:
+        assert response.headers.get_list(name.decode()) == [value.decode()], (name, response)
+
+
+def test_every_response_carries_the_security_headers_once(client: TestClient[Litestar]) -> None:
+    answers = [
+        client.get("/widgets/a"),
+        client.post("/widgets", json={}),  # 400
+        client.get("/widgets/missing"),  # a domain 404
+        client.get("/no/such/route"),  # the router's 404, before any middleware
+        client.put("/healthz"),  # the router's 405
+        client.get("/crash"),  # 500
+        client.get("/swagger"),  # Swagger UI: an HTML page that must not be framed
+        client.get("/swagger/openapi.json"),
+        client.get("/metrics"),
+        client.options(
+            "/widgets",
+            headers={"Origin": "http://app.example", "Access-Control-Request-Method": "POST"},
+        ),
+    ]
+    for answer in answers:
+        _security_headers_once(answer)
+    assert "text/html" in answers[6].headers["content-type"]
+
+
+def test_a_policy_a_handler_sets_is_kept() -> None:
+    with TestClient(_app()) as client:
+        answer = client.get("/framable")
+    assert answer.headers.get_list("content-security-policy") == [
+        "frame-ancestors https://partner.example"
+    ]
+    assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_adding_the_security_headers_keeps_what_is_there() -> None:
+    passed_through = [(b"content-type", b"text/html"), (b"x-frame-options", b"SAMEORIGIN")]
+    headers = add_security_headers(passed_through)
+    assert headers[:2] == passed_through
+    assert [name for name, _ in headers].count(b"x-frame-options") == 1
+    assert (b"x-content-type-options", b"nosniff") in headers
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+        b"[" * 10_000 + b"]" * 10_000,
+        b'{"name": "\xff\xfe"}',
+        b'{"name": "\\ud800"}',
+        b'{"name": "a\\udc00b"}',
+    ],
+    ids=["nested in a field", "nested", "invalid UTF-8", "lone surrogate", "lone low surrogate"],
+)
+def test_a_body_no_decoder_takes_is_a_400_in_the_envelope(
+    client: TestClient[Litestar], body: bytes
+) -> None:
+    response = client.post("/widgets", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert set(response.json()) == {"error", "fields"}
