@@ -11,7 +11,13 @@ from litestar.params import JSONBody, Parameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from hyperstrate_catalog.api.security import caller_of, check_outbound_url, infer_guard
+from hyperstrate_catalog.api.security import (
+    caller_of,
+    check_outbound_url,
+    header_safe,
+    header_safe_headers,
+    infer_guard,
+)
 from hyperstrate_catalog.application import dto
 from hyperstrate_catalog.application.common import Caller
 from hyperstrate_catalog.application.conversations import ConversationService
@@ -74,7 +80,7 @@ class RegistrationController(Controller):
         data: JSONBody[dto.RegistrationCreate],
     ) -> dto.RegistrationView:
         check_outbound_url(url_guard, "baseUrl", data.base_url)
-        return await registrations.create(principal, data)
+        return await registrations.create(principal, header_safe(data, "api_key", "apiKey"))
 
     @get("/{registration_id:str}", operation_id="GetRegistration", summary="Get a registration")
     async def show(
@@ -95,6 +101,7 @@ class RegistrationController(Controller):
     ) -> dto.RegistrationView:
         if isinstance(data.base_url, str):
             check_outbound_url(url_guard, "baseUrl", data.base_url)
+        data = header_safe(data, "api_key", "apiKey")
         return await registrations.update(principal, registration_id, data)
 
     @delete(
@@ -285,7 +292,7 @@ class McpServerController(Controller):
         data: JSONBody[dto.McpServerCreate],
     ) -> dto.McpServerView:
         check_outbound_url(url_guard, "url", data.url)
-        return await mcp_servers.create(principal.org_id, data)
+        return await mcp_servers.create(principal.org_id, header_safe_headers(data))
 
     @get("/{server_id:str}", operation_id="GetMCPServer", summary="Get an MCP server")
     async def show(
@@ -304,7 +311,7 @@ class McpServerController(Controller):
     ) -> dto.McpServerView:
         if data.url is not msgspec.UNSET:
             check_outbound_url(url_guard, "url", data.url)
-        return await mcp_servers.update(principal.org_id, server_id, data)
+        return await mcp_servers.update(principal.org_id, server_id, header_safe_headers(data))
 
     @post(
         "/{server_id:str}/check",

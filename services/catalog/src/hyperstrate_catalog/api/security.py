@@ -4,19 +4,23 @@ no database call). Admin routes use the kit's `admin_guard`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from hyperstrate_catalog.application.common import Caller
+from hyperstrate_catalog.domain.header_values import header_value
 from hyperstrate_kit.errors import ForbiddenError, InvalidInputError, UnauthorizedError
 from hyperstrate_kit.keys import DIRECT_INFERENCE_RULE, KEY_TOKEN_PREFIX, KeyAccess, credential_of
 from hyperstrate_kit.security import OutboundUrlGuard, UnsafeUrlError, hash_key
 from hyperstrate_kit.sessions import Principal, verify_access_token
 
-__all__ = ["caller_of", "check_outbound_url", "infer_guard"]
+__all__ = ["caller_of", "check_outbound_url", "header_safe", "header_safe_headers", "infer_guard"]
+
+HeaderBound = TypeVar("HeaderBound", bound=msgspec.Struct)
 
 
 def infer_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -68,3 +72,32 @@ def check_outbound_url(guard: OutboundUrlGuard, field: str, url: str | None) -> 
         guard.check_literal(url)
     except UnsafeUrlError as exc:
         raise InvalidInputError(f"invalid input: {field}", {field: [exc.reason]}) from None
+
+
+def header_safe(data: HeaderBound, attribute: str, field: str) -> HeaderBound:
+    """`data` with its header-bound secret `attribute` trimmed (a 400 naming `field` when it
+    holds a line break, another control character or a non-ASCII character)."""
+    value = getattr(data, attribute)
+    if not isinstance(value, str):  # UNSET: the secret is not changed
+        return data
+    try:
+        return msgspec.structs.replace(data, **{attribute: header_value(value)})
+    except ValueError as exc:
+        raise InvalidInputError(f"invalid input: {field}", {field: [str(exc)]}) from None
+
+
+def header_safe_headers(data: HeaderBound) -> HeaderBound:
+    """`data` with each value of its `headers` trimmed (a 400 naming `headers` and the
+    header, never its value, when one may not be sent)."""
+    headers = getattr(data, "headers")  # noqa: B009 - any Struct with `headers`
+    if not isinstance(headers, dict):
+        return data
+    safe: dict[str, str] = {}
+    for name, value in headers.items():
+        try:
+            safe[name] = header_value(value)
+        except ValueError as exc:
+            raise InvalidInputError(
+                "invalid input: headers", {"headers": [f"{name}: {exc}"]}
+            ) from None
+    return msgspec.structs.replace(data, headers=safe)
