@@ -23,9 +23,10 @@ class RecordingService:
     """An admin service that answers with the request target it received, as bytes: what
     the pass-through forwarded, seen from the other side of a real socket."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
         self.targets: list[bytes] = []
         self.request_ids: list[str] = []
+        self.extra_headers = extra_headers or []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -42,7 +43,7 @@ class RecordingService:
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [(b"content-type", b"application/json")],
+                "headers": [(b"content-type", b"application/json"), *self.extra_headers],
             }
         )
         await send({"type": "http.response.body", "body": body})
@@ -178,3 +179,49 @@ async def test_a_path_that_decodes_to_another_endpoint_is_a_400_and_never_forwar
             if reason != "NUL":  # the request middleware refuses a NUL before any route
                 assert list(body["fields"]) == ["path"] and body["fields"]["path"], body
         assert routers.targets == []
+
+
+async def test_an_answer_passed_through_carries_each_header_once_and_every_cookie(
+    infrastructure: Infrastructure,
+) -> None:
+    routers = RecordingService(
+        [
+            (b"set-cookie", b"hs_session=abc; HttpOnly; Path=/"),
+            (b"set-cookie", b"hs_csrf=def; Path=/"),
+            (b"cache-control", b"no-store"),
+            (b"x-content-type-options", b"nosniff"),
+        ]
+    )
+    async with admin_gateway(infrastructure, routers) as client:
+        answer = await client.get("/routers", headers={"x-request-id": "once-1"})
+        # Both the service's server and the gateway's say `server` and `date`: one of each.
+        for name in ("server", "date", "content-type", "x-request-id", "x-content-type-options"):
+            assert len(answer.headers.get_list(name)) == 1, (name, answer.headers)
+        assert answer.headers["x-request-id"] == "once-1"
+        assert answer.headers.get_list("set-cookie") == [
+            "hs_session=abc; HttpOnly; Path=/",
+            "hs_csrf=def; Path=/",
+        ]
+        assert answer.headers["cache-control"] == "no-store"  # a token's answer stays uncached
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.json() == {"target": "/routers"}
+
+
+async def test_a_real_service_behind_the_gateway_answers_with_single_cors_and_security_headers(
+    infrastructure: Infrastructure,
+) -> None:
+    async with admin_gateway(infrastructure, RecordingService()) as client:
+        origin = {"origin": "http://localhost:8080"}
+        answer = await client.get("/auth/setup/status", headers=origin)
+        assert answer.status_code == 200
+        for name in (
+            "access-control-allow-origin",
+            "server",
+            "date",
+            "x-request-id",
+            "x-content-type-options",
+            "x-frame-options",
+            "content-security-policy",
+        ):
+            assert len(answer.headers.get_list(name)) == 1, (name, answer.headers)
+        assert answer.headers["access-control-allow-origin"] == "http://localhost:8080"

@@ -11,8 +11,9 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from litestar import Request, Response, route
+from litestar import Request, route
 from litestar.handlers import HTTPRouteHandler
+from litestar.response.base import ASGIResponse
 
 from hyperstrate_gateway.domain.forwarded_path import path_problem
 from hyperstrate_kit.errors import AppError, InvalidInputError, UnavailableError
@@ -39,7 +40,20 @@ _DROPPED = frozenset(
 # httpx hands over the answer already decompressed, so its encoding no longer applies.
 # The request id is the gateway's own (the client's when valid): sent upstream, so the
 # service logs and records it on its events, and answered once, by the gateway's middleware.
-_DROPPED_FROM_ANSWER = _DROPPED | {"content-encoding", "x-request-id"}
+# `server` and `date` come from the gateway's own HTTP server, and CORS from its own CORS
+# middleware (the same FRONTEND_URL): the service's copies would answer each twice.
+_DROPPED_FROM_ANSWER = _DROPPED | {
+    "content-encoding",
+    "x-request-id",
+    "server",
+    "date",
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-expose-headers",
+    "access-control-max-age",
+}
 _DROPPED_UPSTREAM = _DROPPED | {"x-request-id"}
 
 
@@ -51,7 +65,8 @@ class UpstreamTimeoutError(AppError):
 
 
 def _forwardable(headers: Any, dropped: frozenset[str] = _DROPPED) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in headers.items() if k.lower() not in dropped]
+    # Each occurrence as it came: `items()` would join two Set-Cookie headers into one.
+    return [(k, v) for k, v in headers.multi_items() if k.lower() not in dropped]
 
 
 def _upstream_headers(headers: Any) -> list[tuple[str, str]]:
@@ -96,7 +111,7 @@ def _handler(prefix: str, upstream: str, client: httpx.AsyncClient) -> HTTPRoute
     service = prefix.strip("/")
     base_path = httpx.URL(upstream).raw_path.rstrip(b"/")
 
-    async def forward(request: Request[Any, Any, Any]) -> Response[bytes]:
+    async def forward(request: Request[Any, Any, Any]) -> ASGIResponse:
         # The `target` extension makes httpcore send these bytes as they are: httpx would
         # otherwise re-normalise the path (dot segments, re-quoting).
         target = _target(request.scope, base_path)
@@ -110,10 +125,11 @@ def _handler(prefix: str, upstream: str, client: httpx.AsyncClient) -> HTTPRoute
             )
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise forwarding_failure(service, exc) from exc
-        return Response(
-            answer.content,
+        # Not a Response: its headers are a dict, one value per name.
+        return ASGIResponse(
+            body=answer.content,
             status_code=answer.status_code,
-            headers=dict(_forwardable(answer.headers, _DROPPED_FROM_ANSWER)),
+            headers=_forwardable(answer.headers, _DROPPED_FROM_ANSWER),
             media_type=answer.headers.get("content-type"),
         )
 
