@@ -1,1 +1,1 @@
-from auth_support import auth_client  # noqa: F401 - fixture
+from auth_support import auth_client, auth_settings  # noqa: F401 - fixtures

@@ -10,6 +10,10 @@ from litestar import Litestar
 from hyperstrate_auth.api.controllers import CONTROLLERS
 from hyperstrate_auth.application.oidc import IdentityProvider, OidcLoginService
 from hyperstrate_auth.application.service import AuthService
+from hyperstrate_auth.application.throttle import LoginThrottle
+from hyperstrate_auth.domain.throttle import ThrottlePolicy
+from hyperstrate_auth.infrastructure.known_routers import ROUTER_SUBJECTS, RouterDirectory
+from hyperstrate_auth.infrastructure.login_failures import PostgresLoginFailures
 from hyperstrate_auth.infrastructure.oauth2 import OAuth2Provider
 from hyperstrate_auth.infrastructure.oidc import OidcProvider
 from hyperstrate_auth.infrastructure.passwords import Argon2PasswordHasher
@@ -18,14 +22,39 @@ from hyperstrate_auth.infrastructure.repository import AuthRepository, PendingLo
 from hyperstrate_auth.infrastructure.team_usage import ObservabilityTeamUsage
 from hyperstrate_auth.settings import AuthSettings
 from hyperstrate_contracts.auth import KEY_USAGE_SUBJECT, KeyUsageBatch, auth_registry
+from hyperstrate_contracts.router import router_registry
 from hyperstrate_kit.bus import serve
-from hyperstrate_kit.database import MigrationSet
+from hyperstrate_kit.database import Database, MigrationSet
 from hyperstrate_kit.service import Runtime, ServiceDefinition, create_service_app
 
-__all__ = ["build_auth_service", "create_app", "definition"]
+__all__ = ["build_auth_service", "create_app", "definition", "login_throttle"]
 
 
-def build_auth_service(runtime: Runtime[AuthSettings]) -> AuthService:
+def login_throttle(settings: AuthSettings, database: Database) -> LoginThrottle:
+    """The login throttle of the settings, counting in the auth database."""
+
+    def policy(free: int, lock_after: int) -> ThrottlePolicy:
+        return ThrottlePolicy(
+            free_failures=free,
+            lock_after_failures=lock_after,
+            backoff_seconds=settings.login_backoff_seconds,
+            backoff_max_seconds=settings.login_backoff_max_seconds,
+            lock_seconds=settings.login_lock_seconds,
+        )
+
+    return LoginThrottle(
+        database,
+        PostgresLoginFailures(),
+        account=policy(settings.login_free_failures, settings.login_lock_after_failures),
+        address=policy(
+            settings.login_address_free_failures, settings.login_address_lock_after_failures
+        ),
+    )
+
+
+def build_auth_service(
+    runtime: Runtime[AuthSettings], routers: RouterDirectory | None = None
+) -> AuthService:
     """The application service over the runtime's database and event store."""
     return AuthService(
         runtime.require_database(),
@@ -35,6 +64,8 @@ def build_auth_service(runtime: Runtime[AuthSettings]) -> AuthService:
         jwt_secret=runtime.settings.effective_jwt_secret,
         admin_email=runtime.settings.admin_email,
         team_usage=ObservabilityTeamUsage(runtime.nc) if runtime.nc is not None else None,
+        throttle=login_throttle(runtime.settings, runtime.require_database()),
+        routers=routers,
     )
 
 
@@ -63,7 +94,9 @@ def _build_oidc(runtime: Runtime[AuthSettings], auth: AuthService) -> OidcLoginS
 
 
 async def _start(runtime: Runtime[AuthSettings]) -> None:
-    service = build_auth_service(runtime)
+    routers = RouterDirectory()
+    await runtime.follow(ROUTER_SUBJECTS, routers.apply, router_registry())
+    service = build_auth_service(runtime, routers)
     runtime.services["auth"] = service
     runtime.services["oidc"] = _build_oidc(runtime, service)
     assert runtime.nc is not None
@@ -95,4 +128,5 @@ def create_app(settings: AuthSettings) -> Litestar:
     """The auth service's ASGI app."""
     app: Litestar = create_service_app(definition, settings)  # no `wrap`: plain Litestar
     app.state.public_url = settings.public_url
+    app.state.trusted_proxies = settings.trusted_networks()
     return app

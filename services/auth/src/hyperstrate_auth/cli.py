@@ -3,6 +3,9 @@
     create-org   an organisation, its admin and an API key (password generated if not given)
     create-key   another API key for an existing user
 
+Only the operator creates organisations: the admin API refuses tenant admins (403), and the
+first-run setup makes the first one.
+
 They write events to the auth database; the service's relay publishes them when it runs.
 Each event records the actor `operator` with the id `cli`.
 """
@@ -49,19 +52,30 @@ async def _service(settings: AuthSettings) -> AuthService:
     )
 
 
-async def create_org(settings: AuthSettings, args: argparse.Namespace) -> None:
-    """Create an organisation, its admin and an API key; print them."""
+async def operator_create_organization(
+    settings: AuthSettings, name: str, admin_email: str, admin_password: str, key_name: str
+) -> tuple[dto.OrganizationView, dto.CreatedApiKey]:
+    """An organisation, its admin and an API key of the admin, as the operator."""
     service = await _service(settings)
     try:
-        password = args.admin_password or secrets.token_urlsafe(12)
-        org = await service.create_organization(
-            dto.OrganizationCreate(
-                name=args.name, admin_email=args.admin_email, admin_password=password
+        with acting_as(CLI_ACTOR):
+            org = await service.create_organization(
+                dto.OrganizationCreate(
+                    name=name, admin_email=admin_email, admin_password=admin_password
+                )
             )
-        )
-        created = await _create_key(service, args.admin_email, args.key_name)
+            created = await _create_key(service, admin_email, key_name, org.id)
     finally:
         await service.database.close()
+    return org, created
+
+
+async def create_org(settings: AuthSettings, args: argparse.Namespace) -> None:
+    """Create an organisation, its admin and an API key; print them."""
+    password = args.admin_password or secrets.token_urlsafe(12)
+    org, created = await operator_create_organization(
+        settings, args.name, args.admin_email, password, args.key_name
+    )
     print(f"organization: {org.id} ({org.name})")
     print(f"admin:        {normalise_email(args.admin_email)}")
     if not args.admin_password:
@@ -73,18 +87,23 @@ async def create_key(settings: AuthSettings, args: argparse.Namespace) -> None:
     """Create an API key for an existing user; print it."""
     service = await _service(settings)
     try:
-        created = await _create_key(service, args.email, args.key_name)
+        created = await _create_key(service, args.email, args.key_name, args.organization)
     finally:
         await service.database.close()
     print(f"api key: {created.key}   (shown once)")
 
 
-async def _create_key(service: AuthService, email: str, name: str) -> dto.CreatedApiKey:
+async def _create_key(
+    service: AuthService, email: str, name: str, org_id: str | None = None
+) -> dto.CreatedApiKey:
     async with service.database.sessions() as session:
-        found = await service.repo.user_by_email(session, normalise_email(email))
-    if found is None:
+        found = await service.repo.users_by_email(session, normalise_email(email), org_id)
+    if not found:
         raise SystemExit(f"no user with email {email}")
-    user = found[0]
+    if len(found) > 1:  # e-mails are unique per organisation only
+        orgs = ", ".join(user.org_id for user, _ in found)
+        raise SystemExit(f"users with email {email} in several organizations ({orgs}): --org")
+    user = found[0][0]
     principal = Principal(org_id=user.org_id, user_id=user.id, role=user.role, email=user.email)
     return await service.create_api_key(principal, dto.ApiKeyCreate(name=name))
 
@@ -101,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     key = commands.add_parser("create-key", help="an API key for an existing user")
     key.add_argument("--email", required=True)
     key.add_argument("--key-name", default="cli")
+    key.add_argument("--org", dest="organization", default=None, help="the user's organization")
     args = parser.parse_args(argv)
     try:
         settings = load_settings(AuthSettings)

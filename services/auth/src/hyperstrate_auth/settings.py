@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
@@ -111,9 +112,25 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
     oidc_provider_settings: dict[str, OidcProviderSettings] = {}
     # Where browsers reach this service (the gateway's URL in production), for OIDC redirects.
     public_url: str = ""
+    # Login throttling (see README "Login throttling"): per account, then per client address.
+    login_free_failures: int = 5
+    login_lock_after_failures: int = 20
+    login_address_free_failures: int = 20
+    login_address_lock_after_failures: int = 100
+    login_backoff_seconds: float = 1.0
+    login_backoff_max_seconds: float = 60.0
+    login_lock_seconds: float = 900.0
+    # Peers whose X-Forwarded-For is believed (IPs or CIDRs): the gateway. Loopback by
+    # default, as `just up` runs the gateway on this machine.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self._check_login_throttle()
+        try:
+            self.trusted_networks()
+        except ValueError as exc:
+            raise SettingsError(f"TRUSTED_PROXIES: {exc}") from exc
         missing = [name for name in self.oidc_providers if name not in self.oidc_provider_settings]
         if missing:
             raise SettingsError(
@@ -121,6 +138,32 @@ class AuthSettings(ServiceSettings, frozen=True, kw_only=True):
                 "listed in OIDC_PROVIDERS"
             )
         self.login_providers()  # an incomplete entry stops start-up here, named
+
+    def _check_login_throttle(self) -> None:
+        for free, lock, prefix in (
+            (self.login_free_failures, self.login_lock_after_failures, "LOGIN"),
+            (
+                self.login_address_free_failures,
+                self.login_address_lock_after_failures,
+                "LOGIN_ADDRESS",
+            ),
+        ):
+            if free < 0:
+                raise SettingsError(f"{prefix}_FREE_FAILURES: must be 0 or more")
+            if lock <= free:
+                raise SettingsError(
+                    f"{prefix}_LOCK_AFTER_FAILURES: must be more than {prefix}_FREE_FAILURES"
+                )
+        if not 0 < self.login_backoff_seconds <= self.login_backoff_max_seconds:
+            raise SettingsError(
+                "LOGIN_BACKOFF_SECONDS: must be more than 0 and at most LOGIN_BACKOFF_MAX_SECONDS"
+            )
+        if self.login_lock_seconds < self.login_backoff_max_seconds:
+            raise SettingsError("LOGIN_LOCK_SECONDS: must be at least LOGIN_BACKOFF_MAX_SECONDS")
+
+    def trusted_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """The networks of `TRUSTED_PROXIES` (a bare address is a network of one)."""
+        return tuple(ip_network(entry, strict=False) for entry in self.trusted_proxies)
 
     def login_providers(self) -> dict[str, OidcProviderSettings]:
         """The providers of `OIDC_PROVIDERS`, each resolved (kind, preset, defaults)."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import msgspec
-from auth_support import ADMIN_PASSWORD, bearer, setup_admin
+from auth_support import ADMIN_PASSWORD, bearer, publish_router, setup_admin
 
 from hyperstrate_contracts import utc_now
 from hyperstrate_contracts.auth import KEY_USAGE_SUBJECT, KeyUsageBatch, auth_registry
@@ -111,7 +111,9 @@ async def _follow_keys(infrastructure: Infrastructure) -> tuple[Any, KeyDirector
 async def test_team_keys_and_revocation_reach_the_key_projection(
     auth_client: Client, infrastructure: Infrastructure
 ) -> None:
-    admin = bearer(await setup_admin(auth_client))
+    session = await setup_admin(auth_client)
+    admin = bearer(session)
+    router_id = await publish_router(infrastructure, session["user"]["orgId"])
     nc, directory, follower = await _follow_keys(infrastructure)
     try:
         team = (
@@ -124,7 +126,7 @@ async def test_team_keys_and_revocation_reach_the_key_projection(
         assert team["maxCostUsd"] == 25.5  # usage: test_team_usage (from observability)
 
         created = await auth_client.post(
-            "/auth/api-keys", headers=admin, json={"name": "ci", "routerIds": ["rtr_1"]}
+            "/auth/api-keys", headers=admin, json={"name": "ci", "routerIds": [router_id]}
         )
         assert created.status_code == 201
         api_key = created.json()["key"]
@@ -156,8 +158,8 @@ async def test_team_keys_and_revocation_reach_the_key_projection(
         identity = await wait_for(
             lambda: directory.lookup(hash_key(api_key)), timeout=5, message="key"
         )
-        assert identity.kind == "api_key" and identity.allows_router("rtr_1")
-        assert not identity.allows_router("rtr_2")
+        assert identity.kind == "api_key" and identity.allows_router(router_id)
+        assert not identity.allows_router("rtr_other")
         vk_identity = await wait_for(lambda: directory.lookup(hash_key(virtual_key)), timeout=5)
         assert (vk_identity.team_id, vk_identity.max_requests, vk_identity.reset_period) == (
             team["id"],
@@ -212,25 +214,27 @@ async def test_key_usage_batches_set_last_used(
     assert shown["lastUsedAt"] is not None
 
 
-async def test_router_team_access(auth_client: Client) -> None:
-    admin = bearer(await setup_admin(auth_client))
+async def test_router_team_access(auth_client: Client, infrastructure: Infrastructure) -> None:
+    session = await setup_admin(auth_client)
+    admin = bearer(session)
+    rtr = await publish_router(infrastructure, session["user"]["orgId"])
     team = (await auth_client.post("/auth/teams", headers=admin, json={"name": "T"})).json()
-    assert (await auth_client.get("/auth/routers/rtr_9/teams", headers=admin)).json() == []
+    assert (await auth_client.get(f"/auth/routers/{rtr}/teams", headers=admin)).json() == []
     granted = await auth_client.post(
-        "/auth/routers/rtr_9/teams", headers=admin, json={"teamId": team["id"]}
+        f"/auth/routers/{rtr}/teams", headers=admin, json={"teamId": team["id"]}
     )
     assert granted.status_code == 201 and granted.json()[0]["teamId"] == team["id"]
     duplicate = await auth_client.post(
-        "/auth/routers/rtr_9/teams", headers=admin, json={"teamId": team["id"]}
+        f"/auth/routers/{rtr}/teams", headers=admin, json={"teamId": team["id"]}
     )
     assert duplicate.status_code == 409
     unknown_team = await auth_client.post(
-        "/auth/routers/rtr_9/teams", headers=admin, json={"teamId": "team_x"}
+        f"/auth/routers/{rtr}/teams", headers=admin, json={"teamId": "team_x"}
     )
     assert unknown_team.status_code == 400 and "teamId" in unknown_team.json()["fields"]
-    removed = await auth_client.delete(f"/auth/routers/rtr_9/teams/{team['id']}", headers=admin)
+    removed = await auth_client.delete(f"/auth/routers/{rtr}/teams/{team['id']}", headers=admin)
     assert removed.status_code == 204
-    assert (await auth_client.get("/auth/routers/rtr_9/teams", headers=admin)).json() == []
+    assert (await auth_client.get(f"/auth/routers/{rtr}/teams", headers=admin)).json() == []
 
 
 async def test_setup_and_the_admins_changes_are_recorded_as_the_admins(

@@ -8,7 +8,7 @@ import sys
 
 import asyncpg
 import httpx
-from auth_support import ADMIN_PASSWORD, bearer, setup_admin
+from auth_support import ADMIN_PASSWORD, bearer, publish_router, setup_admin
 
 from hyperstrate_auth.app import create_app
 from hyperstrate_auth.infrastructure.tables import PROJECTION_TABLES
@@ -39,7 +39,9 @@ async def test_rebuild_reproduces_the_read_models(infrastructure: Infrastructure
     }
     app = create_app(load_settings(AuthSettings, environ=env))
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as client:
-        admin = bearer(await setup_admin(client))
+        session = await setup_admin(client)
+        admin = bearer(session)
+        router_id = await publish_router(infrastructure, session["user"]["orgId"])
         team = (
             await client.post("/auth/teams", headers=admin, json={"name": "T", "maxRequests": 5})
         ).json()
@@ -59,7 +61,10 @@ async def test_rebuild_reproduces_the_read_models(infrastructure: Infrastructure
         await client.post(
             "/auth/virtual-keys", headers=admin, json={"name": "v", "teamId": team["id"]}
         )
-        await client.post("/auth/routers/r1/teams", headers=admin, json={"teamId": team["id"]})
+        granted = await client.post(
+            f"/auth/routers/{router_id}/teams", headers=admin, json={"teamId": team["id"]}
+        )
+        assert granted.status_code == 201, granted.text
     dsn = infrastructure.database_url.rsplit("/", 1)[0] + "/" + env["DATABASE_NAME"]
     live = await _snapshot(dsn)
     assert all(live.values())  # every read model has rows to compare

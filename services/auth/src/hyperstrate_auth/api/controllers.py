@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post
+from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_302_FOUND
 
+from hyperstrate_auth.api.client_address import client_address
 from hyperstrate_auth.application import dto
 from hyperstrate_auth.application.oidc import OidcLoginService
 from hyperstrate_auth.application.service import AuthService
-from hyperstrate_kit.errors import UnauthorizedError
+from hyperstrate_auth.domain.model import OperatorOnly
+from hyperstrate_kit.errors import ErrorBody, UnauthorizedError
 from hyperstrate_kit.http import Page, PageParams, ResourceId
 from hyperstrate_kit.openapi import error_responses
 from hyperstrate_kit.sessions import Principal, admin_guard, session_guard
@@ -23,6 +27,12 @@ __all__ = ["CONTROLLERS"]
 Auth = NamedDependency[AuthService]
 Caller = NamedDependency[Principal]
 Paging = NamedDependency[PageParams]
+#: On every answer that carries a token or a key: no cache or proxy may keep a copy.
+NO_STORE = CacheControlHeader(no_store=True)
+THROTTLED = ResponseSpec(
+    data_container=ErrorBody,
+    description="Too many failed logins for the account or the address; see Retry-After",
+)
 
 
 class SetupController(Controller):
@@ -33,7 +43,11 @@ class SetupController(Controller):
     async def status(self, auth: Auth) -> dto.SetupStatus:
         return await auth.setup_status()
 
-    @post(operation_id="RunSetup", summary="Create the first organisation and its admin")
+    @post(
+        operation_id="RunSetup",
+        summary="Create the first organisation and its admin",
+        cache_control=NO_STORE,
+    )
     async def setup(self, auth: Auth, data: JSONBody[dto.SetupInput]) -> dto.Session:
         return await auth.setup(data)
 
@@ -46,18 +60,31 @@ class SessionController(Controller):
         "/login",
         operation_id="Login",
         summary="Log in with email and password",
+        description=(
+            "Failed logins are throttled per account and per client address: after a few, "
+            "429 with Retry-After until the back-off (or the lock) ends. E-mails are unique "
+            "per organisation: the password chooses the account, `organizationId` narrows it."
+        ),
         status_code=HTTP_200_OK,
-        responses=error_responses(401),
+        responses={**error_responses(401), 429: THROTTLED},
+        cache_control=NO_STORE,
     )
-    async def login(self, auth: Auth, data: JSONBody[dto.LoginInput]) -> dto.Session:
-        return await auth.login(data)
+    async def login(
+        self, request: Request[Any, Any, Any], auth: Auth, data: JSONBody[dto.LoginInput]
+    ) -> dto.Session:
+        return await auth.login(data, client_address(request))
 
     @post(
         "/refresh",
         operation_id="RefreshSession",
         summary="Trade a refresh token for a new session",
+        description=(
+            "Each refresh token is spent once. A spent one presented again ends every "
+            "session descending from the same login (the newer token too) and is audited."
+        ),
         status_code=HTTP_200_OK,
         responses=error_responses(401),
+        cache_control=NO_STORE,
     )
     async def refresh(self, auth: Auth, data: JSONBody[dto.RefreshInput]) -> dto.Session:
         return await auth.refresh(data)
@@ -105,11 +132,17 @@ class OrganizationController(Controller):
         items, total = await auth.list_organizations(principal, page_params)
         return Page.of(items, page_params, total)
 
-    @post(operation_id="CreateOrganization", summary="Create an organisation with its first admin")
-    async def create(
-        self, auth: Auth, data: JSONBody[dto.OrganizationCreate]
-    ) -> dto.OrganizationView:
-        return await auth.create_organization(data)
+    @post(
+        operation_id="CreateOrganization",
+        summary="Refused: organisations are created by the operator",
+        description=(
+            "Always 403: a tenant admin cannot create organisations. The operator runs "
+            "`python -m hyperstrate_auth.cli create-org` on the server (the first one comes "
+            "from the first-run setup)."
+        ),
+    )
+    async def create(self) -> dto.OrganizationView:
+        raise OperatorOnly()
 
     @get("/{org_id:str}", operation_id="GetOrganization", summary="Get an organisation")
     async def get(self, auth: Auth, principal: Caller, org_id: ResourceId) -> dto.OrganizationView:
@@ -212,7 +245,11 @@ class ApiKeyController(Controller):
         items, total = await auth.list_api_keys(principal, page_params, router_id)
         return Page.of(items, page_params, total)
 
-    @post(operation_id="CreateAPIKey", summary="Create an API key (shown once)")
+    @post(
+        operation_id="CreateAPIKey",
+        summary="Create an API key (shown once)",
+        cache_control=NO_STORE,
+    )
     async def create(
         self, auth: Auth, principal: Caller, data: JSONBody[dto.ApiKeyCreate]
     ) -> dto.CreatedApiKey:
@@ -243,7 +280,11 @@ class VirtualKeyController(Controller):
         items, total = await auth.list_virtual_keys(principal, page_params, team_id)
         return Page.of(items, page_params, total)
 
-    @post(operation_id="CreateVirtualKey", summary="Create a virtual key (shown once)")
+    @post(
+        operation_id="CreateVirtualKey",
+        summary="Create a virtual key (shown once)",
+        cache_control=NO_STORE,
+    )
     async def create(
         self, auth: Auth, principal: Caller, data: JSONBody[dto.VirtualKeyCreate]
     ) -> dto.CreatedVirtualKey:
@@ -343,6 +384,7 @@ class OidcController(Controller):
         summary="Finish a login through an identity provider (OIDC or OAuth2)",
         status_code=HTTP_302_FOUND,
         responses=error_responses(401, 502),
+        cache_control=NO_STORE,  # the redirect carries the session's tokens
     )
     async def callback(
         self,

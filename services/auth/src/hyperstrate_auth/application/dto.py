@@ -46,6 +46,8 @@ class SetupInput(Camel):
 class LoginInput(Camel):
     email: Email
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+    # E-mails are unique per organisation: this picks one when the password opens several.
+    organization_id: Id | None = None
 
 
 class RefreshInput(Camel):

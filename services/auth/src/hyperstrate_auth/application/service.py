@@ -7,6 +7,8 @@ organisation's resource is a 404.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -17,7 +19,8 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hyperstrate_auth.application import dto
-from hyperstrate_auth.application.ports import PasswordHasher, TeamUsage
+from hyperstrate_auth.application.ports import KnownRouters, PasswordHasher, TeamUsage
+from hyperstrate_auth.application.throttle import LoginThrottle
 from hyperstrate_auth.domain.model import (
     EmailAlreadyUsed,
     InvalidCredentials,
@@ -26,7 +29,7 @@ from hyperstrate_auth.domain.model import (
     normalise_email,
     stream_id,
 )
-from hyperstrate_auth.infrastructure.repository import AuthRepository
+from hyperstrate_auth.infrastructure.repository import AuthRepository, SpentRefreshToken
 from hyperstrate_auth.infrastructure.tables import (
     api_keys,
     organizations,
@@ -41,6 +44,7 @@ from hyperstrate_contracts.auth import (
     OrganizationCreated,
     OrganizationDeleted,
     OrganizationUpdated,
+    RefreshTokenReused,
     RouterTeamAccessGranted,
     RouterTeamAccessRevoked,
     TeamCreated,
@@ -54,7 +58,7 @@ from hyperstrate_contracts.auth import (
     VirtualKeyUpdated,
 )
 from hyperstrate_contracts.metadata import Actor
-from hyperstrate_kit.actors import acting_as
+from hyperstrate_kit.actors import acting_as, system_actor
 from hyperstrate_kit.database import Database
 from hyperstrate_kit.errors import ConflictError, InvalidInputError, NotFoundError
 from hyperstrate_kit.eventstore import EventStore
@@ -63,6 +67,8 @@ from hyperstrate_kit.security import generate_key, hash_key
 from hyperstrate_kit.sessions import ACCESS_TOKEN_TTL_SECONDS, Principal, issue_access_token
 
 __all__ = ["AuthService"]
+
+log = logging.getLogger("hyperstrate.auth")
 
 REFRESH_TOKEN_TTL = timedelta(days=30)
 
@@ -94,9 +100,13 @@ class AuthService:
         jwt_secret: str,
         admin_email: str = "",
         team_usage: TeamUsage | None = None,
+        throttle: LoginThrottle | None = None,
+        routers: KnownRouters | None = None,
     ) -> None:
         self.database = database
         self.team_usage = team_usage
+        self.throttle = throttle  # None (the operator's CLI): logins are not throttled
+        self.routers = routers  # None (the operator's CLI): router ids are not checked
         self.store = store
         self.repo = repository
         self.passwords = passwords
@@ -124,30 +134,86 @@ class AuthService:
                 )
             return await self._open_session(session, user)
 
-    async def login(self, data: dto.LoginInput) -> dto.Session:
-        """Password login; a wrong password and an unknown email answer alike."""
-        async with self.database.transaction() as session:
-            found = await self.repo.user_by_email(session, normalise_email(data.email))
-            if found is None or not found[1]:
-                self.passwords.verify_dummy(data.password)
-                raise InvalidCredentials()
-            user, password_hash = found
-            if not self.passwords.verify(password_hash, data.password):
-                raise InvalidCredentials()
-            return await self._open_session(session, user)
+    async def login(self, data: dto.LoginInput, client_address: str = "") -> dto.Session:
+        """Password login; a wrong password and an unknown email answer alike, throttled
+        alike (per account and per `client_address`)."""
+        email = normalise_email(data.email)
+        if self.throttle is not None:
+            await self.throttle.check(email, client_address)
+        try:
+            async with self.database.transaction() as session:
+                user = await self._password_user(session, email, data)
+                opened = await self._open_session(session, user)
+        except InvalidCredentials:
+            if self.throttle is not None:
+                await self.throttle.failed(email, client_address)
+            raise
+        if self.throttle is not None:
+            await self.throttle.succeeded(email)
+        return opened
+
+    async def _password_user(
+        self, session: AsyncSession, email: str, data: dto.LoginInput
+    ) -> dto.UserView:
+        """The account this password opens. E-mails are unique per organisation only: the
+        password chooses among the organisations' accounts (`organizationId` narrows them;
+        the oldest wins a tie), and every one is tried so none is disclosed by being first."""
+        candidates = [
+            (user, password_hash)
+            for user, password_hash in await self.repo.users_by_email(
+                session, email, data.organization_id
+            )
+            if password_hash
+        ]
+        if not candidates:
+            await asyncio.to_thread(self.passwords.verify_dummy, data.password)
+            raise InvalidCredentials()
+        # In parallel threads (argon2 releases the GIL): the wall time hardly grows with
+        # the number of accounts, and the event loop is not blocked meanwhile.
+        verified = await asyncio.gather(
+            *(
+                asyncio.to_thread(self.passwords.verify, password_hash, data.password)
+                for _, password_hash in candidates
+            )
+        )
+        opened = [user for (user, _), ok in zip(candidates, verified, strict=True) if ok]
+        if not opened:
+            raise InvalidCredentials()
+        return opened[0]
 
     async def refresh(self, data: dto.RefreshInput) -> dto.Session:
-        """Trade a live refresh token for a new session (the old token is spent)."""
+        """Trade a live refresh token for a new session of the same family (the old token
+        is spent). A spent token presented again ends its whole family: whoever holds the
+        newer token has to log in again, and the audit log records the reuse."""
         async with self.database.transaction() as session:
-            owner = await self.repo.take_refresh_token(
-                session, hash_key(data.refresh_token), _now()
+            spent = await self.repo.take_refresh_token(
+                session, hash_key(data.refresh_token), _now(), rotate=True
             )
-            if owner is None:
-                raise InvalidCredentials("invalid or expired refresh token")
-            user = await self.repo.user(session, owner[1], owner[0])
-            if user is None:
-                raise InvalidCredentials("invalid or expired refresh token")
-            return await self._open_session(session, user)
+            if spent is not None and spent.reused:
+                await self._end_reused_family(session, spent)
+            elif spent is not None and spent.live:
+                user = await self.repo.user(session, spent.org_id, spent.user_id)
+                if user is not None:
+                    return await self._open_session(session, user, spent.family_id)
+        raise InvalidCredentials("invalid or expired refresh token")
+
+    async def _end_reused_family(self, session: AsyncSession, spent: SpentRefreshToken) -> None:
+        ended = await self.repo.revoke_refresh_family(session, spent.family_id, _now())
+        stream = stream_id("session", spent.family_id)
+        await self.store.lock_appends(session)  # two replays at once: versions in turn
+        version = await self.store.stream_version(stream, session=session)
+        event = RefreshTokenReused(
+            org_id=spent.org_id,
+            aggregate_id=spent.family_id,
+            user_id=spent.user_id,
+            sessions_ended=ended,
+        )
+        with acting_as(system_actor("refresh-token-reuse")):  # nobody signed in did this
+            await self.store.append(stream, version, [event], session=session)
+        log.warning(
+            "refresh token reuse: session family %s of user %s ended (%d live token(s))",
+            spent.family_id, spent.user_id, ended,
+        )  # fmt: skip
 
     async def logout(self, data: dto.RefreshInput) -> None:
         """Revoke a refresh token (idempotent)."""
@@ -157,12 +223,14 @@ class AuthService:
     async def find_or_create_oidc_user(
         self, email: str, name: str, organization_id: str
     ) -> dto.UserView | None:
-        """The user with this verified email, or a new member of `organization_id` (if set)."""
+        """The user with this verified email: of `organization_id` when the provider names
+        one (created there as a member on the first login), else the oldest account with
+        it in any organisation (None: an admin must create one first)."""
         email = normalise_email(email)
         async with self.database.transaction() as session:
-            found = await self.repo.user_by_email(session, email)
-            if found is not None:
-                return found[0]
+            found = await self.repo.users_by_email(session, email, organization_id or None)
+            if found:
+                return found[0][0]
             if (
                 not organization_id
                 or await self.repo.organization(session, organization_id) is None
@@ -181,12 +249,21 @@ class AuthService:
         async with self.database.transaction() as session:
             return await self._open_session(session, user)
 
-    async def _open_session(self, session: AsyncSession, user: dto.UserView) -> dto.Session:
+    async def _open_session(
+        self, session: AsyncSession, user: dto.UserView, family_id: str | None = None
+    ) -> dto.Session:
+        """A new access token and refresh token; a login starts a family, a refresh
+        continues its own."""
         role = "admin" if self.admin_email and user.email == self.admin_email else user.role
         principal = Principal(org_id=user.org_id, user_id=user.id, role=role, email=user.email)
         refresh_token = secrets.token_urlsafe(32)
         await self.repo.store_refresh_token(
-            session, hash_key(refresh_token), user.id, user.org_id, _now() + REFRESH_TOKEN_TTL
+            session,
+            hash_key(refresh_token),
+            user.id,
+            user.org_id,
+            _now() + REFRESH_TOKEN_TTL,
+            family_id or new_id("sess"),
         )
         return dto.Session(
             access_token=issue_access_token(principal, self.jwt_secret),
@@ -285,7 +362,7 @@ class AuthService:
         user_id: str | None = None,
     ) -> dto.UserView:
         email = normalise_email(email)
-        if await self.repo.email_taken(session, email):
+        if await self.repo.email_taken(session, org_id, email):
             raise EmailAlreadyUsed(fields={"email": ["already used"]})
         if team_id is not None:
             await self._require_team(session, org_id, team_id)
@@ -483,6 +560,7 @@ class AuthService:
         self, principal: Principal, data: dto.ApiKeyCreate
     ) -> dto.CreatedApiKey:
         """A key acting for the caller; shown once, stored only as its SHA-256 hash."""
+        await self._require_routers(principal.org_id, data.router_ids)
         generated = generate_key("hs_")
         key_id = new_id("key")
         async with self.database.transaction() as session:
@@ -537,6 +615,7 @@ class AuthService:
         self, principal: Principal, data: dto.VirtualKeyCreate
     ) -> dto.CreatedVirtualKey:
         """A virtual key with budgets and limits; shown once."""
+        await self._require_routers(principal.org_id, data.router_ids)
         generated = generate_key("hsv_")
         key_id = new_id("vk")
         async with self.database.transaction() as session:
@@ -586,6 +665,8 @@ class AuthService:
         self, principal: Principal, key_id: str, data: dto.VirtualKeyUpdate
     ) -> dto.VirtualKeyView:
         """Change a virtual key's limits, team, routers or expiry."""
+        if data.router_ids is not msgspec.UNSET:
+            await self._require_routers(principal.org_id, data.router_ids)
         async with self.database.transaction() as session:
             current = await self.repo.virtual_key(session, principal.org_id, key_id)
             state = await self.repo.key_state(session, virtual_keys, principal.org_id, key_id)
@@ -647,6 +728,25 @@ class AuthService:
 
     # -- router team access -------------------------------------------------------------
 
+    async def _require_router(self, org_id: str, router_id: str) -> None:
+        """Another organisation's router is a 404, exactly as one that never existed."""
+        if self.routers is not None and not await self.routers.owned(org_id, router_id):
+            raise NotFoundError("router not found")
+
+    async def _require_routers(self, org_id: str, router_ids: Sequence[str]) -> None:
+        """A key may be scoped to the organisation's own routers only (400 naming them)."""
+        if self.routers is None or not router_ids:
+            return
+        wanted = list(dict.fromkeys(router_ids))
+        routers = self.routers
+        owned = await asyncio.gather(*(routers.owned(org_id, r) for r in wanted))
+        unknown = [router_id for router_id, ok in zip(wanted, owned, strict=True) if not ok]
+        if unknown:
+            raise InvalidInputError(
+                "unknown router",
+                {"routerIds": [f"no such router in this organization: {r}" for r in unknown]},
+            )
+
     def _access_stream(self, org_id: str, router_id: str) -> str:
         return stream_id("router_access", f"{org_id}:{router_id}")
 
@@ -654,6 +754,7 @@ class AuthService:
         self, principal: Principal, router_id: str
     ) -> list[dto.RouterAccessView]:
         """The teams a router is restricted to (none: open to the whole organisation)."""
+        await self._require_router(principal.org_id, router_id)
         async with self.database.sessions() as session:
             return await self.repo.router_access(session, principal.org_id, router_id)
 
@@ -661,6 +762,7 @@ class AuthService:
         self, principal: Principal, router_id: str, data: dto.RouterAccessGrant
     ) -> list[dto.RouterAccessView]:
         """Restrict a router to a team (adding to the teams already granted)."""
+        await self._require_router(principal.org_id, router_id)
         await self._change_router_access(principal, router_id, data.team_id, grant=True)
         return await self.list_router_access(principal, router_id)
 

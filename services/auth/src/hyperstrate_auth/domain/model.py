@@ -5,12 +5,20 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from hyperstrate_kit.errors import ConflictError, InvalidInputError, UnauthorizedError
+from hyperstrate_kit.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    RateLimitedError,
+    UnauthorizedError,
+)
 
 __all__ = [
     "ALREADY_SET_UP",
     "EmailAlreadyUsed",
     "InvalidCredentials",
+    "LoginThrottled",
+    "OperatorOnly",
     "SetupAlreadyCompleted",
     "new_id",
     "normalise_email",
@@ -38,6 +46,25 @@ class InvalidCredentials(UnauthorizedError):
     """Wrong email or password (the same answer for both)."""
 
     default_message = "invalid email or password"
+
+
+class LoginThrottled(RateLimitedError):
+    """Too many failed logins for this account or from this address (429, Retry-After);
+    the same answer whether the account exists or not."""
+
+    default_message = "too many failed logins; try again later"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(retry_after=retry_after)
+
+
+class OperatorOnly(ForbiddenError):
+    """Organisations are the operator's to create, not a tenant admin's."""
+
+    default_message = (
+        "organizations are created by the operator "
+        "(python -m hyperstrate_auth.cli create-org), not through the API"
+    )
 
 
 def new_id(kind: str) -> str:

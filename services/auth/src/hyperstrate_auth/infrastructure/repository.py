@@ -32,7 +32,7 @@ from hyperstrate_auth.infrastructure.tables import (
 )
 from hyperstrate_kit.http import PageParams
 
-__all__ = ["AuthRepository", "PendingLogins", "Versioned"]
+__all__ = ["AuthRepository", "PendingLogins", "SpentRefreshToken", "Versioned"]
 
 V = TypeVar("V", bound=msgspec.Struct)
 
@@ -43,6 +43,19 @@ class Versioned(msgspec.Struct, frozen=True):
     id: str
     org_id: str
     version: int
+
+
+class SpentRefreshToken(msgspec.Struct, frozen=True):
+    """A refresh token just revoked: whose it was, its family, and how it stood before."""
+
+    user_id: str
+    org_id: str
+    family_id: str
+    live: bool  # unexpired and unrevoked: a valid refresh
+    reused: bool = False  # already spent by a refresh: someone else holds a copy
+
+
+_SPENT_COLUMNS = (refresh_tokens.c.user_id, refresh_tokens.c.org_id, refresh_tokens.c.family_id)
 
 
 def _view(row: Any, view: type[V]) -> V:
@@ -111,21 +124,26 @@ class AuthRepository:
         row = (await session.execute(query)).first()
         return _view(row, UserView) if row else None
 
-    async def user_by_email(self, session: AsyncSession, email: str) -> tuple[UserView, str] | None:
-        """A user and password hash by email, whatever the organisation (login)."""
+    async def users_by_email(
+        self, session: AsyncSession, email: str, org_id: str | None = None
+    ) -> list[tuple[UserView, str]]:
+        """The users with this email and their password hashes, oldest first: every
+        organisation's (login), or one organisation's when `org_id` is given."""
         query = (
             select(users, user_credentials.c.password_hash)
             .join(user_credentials, user_credentials.c.user_id == users.c.id, isouter=True)
             .where(users.c.email == email)
+            .order_by(users.c.created_at, users.c.id)
         )
-        row = (await session.execute(query)).first()
-        if row is None:
-            return None
-        return _view(row, UserView), row.password_hash or ""
+        if org_id is not None:
+            query = query.where(users.c.org_id == org_id)
+        rows = (await session.execute(query)).all()
+        return [(_view(row, UserView), row.password_hash or "") for row in rows]
 
-    async def email_taken(self, session: AsyncSession, email: str) -> bool:
-        """True when any user has this email."""
-        query = select(literal(1)).where(users.c.email == email)
+    async def email_taken(self, session: AsyncSession, org_id: str, email: str) -> bool:
+        """True when a user of the organisation has this email (other organisations' users
+        are never consulted: e-mails are unique per organisation)."""
+        query = select(literal(1)).where(users.c.email == email, users.c.org_id == org_id)
         return (await session.execute(query)).first() is not None
 
     async def users_of(
@@ -261,30 +279,59 @@ class AuthRepository:
         user_id: str,
         org_id: str,
         expires_at: datetime,
+        family_id: str,
     ) -> None:
-        """Remember a refresh token by its hash."""
+        """Remember a refresh token by its hash, in the family of the login it descends from."""
         await session.execute(
             insert(refresh_tokens).values(
-                token_hash=token_hash, user_id=user_id, org_id=org_id, expires_at=expires_at
+                token_hash=token_hash,
+                user_id=user_id,
+                org_id=org_id,
+                expires_at=expires_at,
+                family_id=family_id,
             )
         )
 
     async def take_refresh_token(
-        self, session: AsyncSession, token_hash: str, now: datetime
-    ) -> tuple[str, str] | None:
-        """Revoke a live refresh token and return its (user id, org id); None if not live."""
-        statement = (
+        self, session: AsyncSession, token_hash: str, now: datetime, *, rotate: bool = False
+    ) -> SpentRefreshToken | None:
+        """Revoke a live refresh token (`rotate`: spent by a refresh, not a logout) and say
+        whose it was; for one no longer live, whether a refresh had spent it. None when no
+        such token was ever issued."""
+        live = (
             update(refresh_tokens)
             .where(
                 refresh_tokens.c.token_hash == token_hash,
                 refresh_tokens.c.revoked_at.is_(None),
                 refresh_tokens.c.expires_at > now,
             )
-            .values(revoked_at=now)
-            .returning(refresh_tokens.c.user_id, refresh_tokens.c.org_id)
+            .values(revoked_at=now, rotated_at=now if rotate else None)
+            .returning(*_SPENT_COLUMNS, literal(False).label("reused"))
         )
-        row = (await session.execute(statement)).first()
-        return (row.user_id, row.org_id) if row else None
+        row = (await session.execute(live)).first()
+        if row is None:
+            spent = select(
+                *_SPENT_COLUMNS, refresh_tokens.c.rotated_at.is_not(None).label("reused")
+            ).where(refresh_tokens.c.token_hash == token_hash)
+            row = (await session.execute(spent)).first()
+            if row is None:
+                return None
+            return SpentRefreshToken(
+                row.user_id, row.org_id, row.family_id or token_hash, live=False, reused=row.reused
+            )
+        return SpentRefreshToken(row.user_id, row.org_id, row.family_id or token_hash, live=True)
+
+    async def revoke_refresh_family(
+        self, session: AsyncSession, family_id: str, now: datetime
+    ) -> int:
+        """End every live token of a family; how many there were."""
+        result = await session.execute(
+            update(refresh_tokens)
+            .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .returning(refresh_tokens.c.token_hash)
+        )
+        return len(result.all())
 
     async def revoke_refresh_tokens_of(
         self, session: AsyncSession, user_id: str, now: datetime
