@@ -54,7 +54,7 @@ _DROPPED_FROM_ANSWER = _DROPPED | {
     "access-control-expose-headers",
     "access-control-max-age",
 }
-_DROPPED_UPSTREAM = _DROPPED | {"x-request-id"}
+_DROPPED_UPSTREAM = _DROPPED | {"x-request-id", "x-forwarded-for"}
 
 
 class UpstreamTimeoutError(AppError):
@@ -69,8 +69,13 @@ def _forwardable(headers: Any, dropped: frozenset[str] = _DROPPED) -> list[tuple
     return [(k, v) for k, v in headers.multi_items() if k.lower() not in dropped]
 
 
-def _upstream_headers(headers: Any) -> list[tuple[str, str]]:
+def _upstream_headers(headers: Any, peer: str) -> list[tuple[str, str]]:
     forwarded = _forwardable(headers, _DROPPED_UPSTREAM)
+    # Like every proxy, append the address we saw: a service trusting this gateway (auth's
+    # login throttle, TRUSTED_PROXIES) reads that hop, never what the client wrote before it.
+    hops = [v for k, v in headers.multi_items() if k.lower() == "x-forwarded-for"]
+    if peer:
+        forwarded.append(("x-forwarded-for", ", ".join([*hops, peer])))
     request_id = request_id_var.get()
     return [*forwarded, ("x-request-id", request_id)] if request_id else forwarded
 
@@ -119,7 +124,9 @@ def _handler(prefix: str, upstream: str, client: httpx.AsyncClient) -> HTTPRoute
             answer = await client.request(
                 request.method,
                 upstream,
-                headers=_upstream_headers(request.headers),
+                headers=_upstream_headers(
+                    request.headers, request.client.host if request.client else ""
+                ),
                 content=await request.body(),
                 extensions={"target": target},
             )
