@@ -18,8 +18,10 @@ from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from hyperstrate_contracts import INFERENCE, OBSERVABILITY, Event
+from hyperstrate_contracts import AUTH, INFERENCE, OBSERVABILITY, ROUTER, Event
+from hyperstrate_contracts.auth import TeamCreated, VirtualKeyCreated
 from hyperstrate_contracts.inference import InferenceCompleted, InferenceFailed
+from hyperstrate_contracts.router import RouterCreated
 from hyperstrate_kit.bus import provision_streams
 from hyperstrate_kit.database import KIT_MIGRATIONS, Database
 from hyperstrate_kit.sessions import Principal, issue_access_token
@@ -164,6 +166,27 @@ async def publish(
             _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
     if pending:
         await asyncio.gather(*pending)
+
+
+async def announce_owned(
+    js: JetStreamContext, org_id: str, kind: str, resource_id: str | None = None
+) -> str:
+    """A team, virtual key or router of `org_id`, announced as its service does (AUTH or
+    ROUTER stream); returns its id (a fresh one unless given)."""
+    prefix = {"team": "team", "virtual_key": "vk", "router": "rtr"}[kind]
+    resource_id = resource_id or f"{prefix}_{uuid.uuid4().hex}"
+    event: Event
+    if kind == "team":
+        event = TeamCreated(org_id=org_id, aggregate_id=resource_id, name=resource_id)
+    elif kind == "virtual_key":
+        event = VirtualKeyCreated(
+            org_id=org_id, aggregate_id=resource_id, name=resource_id, prefix="hsv_x", key_hash="0"
+        )
+    else:
+        event = RouterCreated(org_id=org_id, aggregate_id=resource_id, name=resource_id)
+    await provision_streams(js, [AUTH, ROUTER])
+    await publish(js, [event])
+    return resource_id
 
 
 # -- a webhook receiver ----------------------------------------------------------------------

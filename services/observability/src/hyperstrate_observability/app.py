@@ -49,6 +49,13 @@ from hyperstrate_observability.infrastructure.ingestion import (
 )
 from hyperstrate_observability.infrastructure.leadership import run_as_leader
 from hyperstrate_observability.infrastructure.log_writer import InferenceLogWriter
+from hyperstrate_observability.infrastructure.ownership import (
+    AUTH_OWNED_EVENTS,
+    AUTH_OWNED_SUBJECT,
+    ROUTER_OWNED_EVENTS,
+    ROUTER_OWNED_SUBJECT,
+    OwnedIds,
+)
 from hyperstrate_observability.infrastructure.projections import WebhookProjection
 from hyperstrate_observability.infrastructure.repository import ObservabilityRepository
 from hyperstrate_observability.infrastructure.retention import RetentionPurger
@@ -115,7 +122,10 @@ def build_definition(
         box = secret_box(
             settings.secrets_key, settings.effective_jwt_secret, production=settings.is_production
         )
-        queries = ObservabilityQueries(database, repository)
+        owned = OwnedIds()
+        await runtime.follow(AUTH_OWNED_SUBJECT, owned.apply, AUTH_OWNED_EVENTS)
+        await runtime.follow(ROUTER_OWNED_SUBJECT, owned.apply, ROUTER_OWNED_EVENTS)
+        queries = ObservabilityQueries(database, repository, owned)
         runtime.services["queries"] = queries
         assert runtime.nc is not None
         await serve(
@@ -125,7 +135,7 @@ def build_definition(
             queries.budget_spend,
             queue="observability",
         )
-        webhooks = WebhookService(database, store, repository, box, guard)
+        webhooks = WebhookService(database, store, repository, box, guard, owned)
         runtime.services["webhooks"] = webhooks
 
         # Webhook deliveries.

@@ -8,7 +8,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from nats.aio.client import Client as NatsClient
-from observability_support import Client, admin_of, completed, failed, new_org, publish
+from observability_support import (
+    Client,
+    admin_of,
+    announce_owned,
+    completed,
+    failed,
+    new_org,
+    publish,
+)
 
 from hyperstrate_contracts.budgets import (
     BUDGET_SPEND_SUBJECT,
@@ -88,7 +96,7 @@ async def test_team_and_virtual_key_spend_count_what_the_caps_count(
     observability_client: Client, nats_client: NatsClient
 ) -> None:
     org = new_org()
-    vk = f"vk_{uuid.uuid4().hex[:8]}"
+    vk = await announce_owned(nats_client.jetstream(), org, "virtual_key")
     events = [
         completed(org, virtual_key_id=vk, cost_usd=0.5),
         failed(org, virtual_key_id=vk, target_id="t"),
@@ -114,3 +122,29 @@ async def test_team_and_virtual_key_spend_count_what_the_caps_count(
             f"/observability/usage/virtual-keys/{vk}{query}", headers=admin_of(org)
         )
         assert response.status_code == 400 and "period" in response.json()["fields"], query
+
+
+async def test_another_organisations_team_or_key_is_a_404_as_one_that_never_was(
+    observability_client: Client, nats_client: NatsClient
+) -> None:
+    org, other_org = new_org(), new_org()
+    js = nats_client.jetstream()
+    team = await announce_owned(js, other_org, "team")
+    vk = await announce_owned(js, other_org, "virtual_key")
+    await publish(js, [completed(other_org, team_id=team, virtual_key_id=vk, cost_usd=0.25)])
+    await _wait_logged(observability_client, other_org, 1)
+    theirs = admin_of(other_org)
+    for path, missing in (
+        (f"/observability/usage/teams/{team}", "team not found"),
+        (f"/observability/usage/virtual-keys/{vk}", "virtual key not found"),
+    ):
+        for query in ("", "?period=monthly", "?from=2000-01-01"):
+            own = await observability_client.get(path + query, headers=theirs)
+            assert own.status_code == 200 and own.json()["usedCostUsd"] == 0.25, own.text
+            other = await observability_client.get(path + query, headers=admin_of(org))
+            never = await observability_client.get(
+                path.rsplit("/", 1)[0] + f"/never_{uuid.uuid4().hex}{query}",
+                headers=admin_of(org),
+            )
+            assert other.status_code == never.status_code == 404, (path, query, other.text)
+            assert other.json() == never.json() == {"error": missing, "fields": {}}

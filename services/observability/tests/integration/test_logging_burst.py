@@ -17,6 +17,7 @@ from nats.aio.client import Client as NatsClient
 from observability_support import (
     Client,
     admin_of,
+    announce_owned,
     completed,
     database_of,
     failed,
@@ -167,6 +168,8 @@ async def test_a_burst_of_10000_events_is_logged_exactly_once_and_usage_adds_up(
     assert sum(row["requests"] for row in by_day["items"]) == BURST
     assert [row["key"] for row in by_day["items"]] == sorted(row["key"] for row in by_day["items"])
 
+    await announce_owned(js, org, "team", "team-1")
+    await announce_owned(js, org, "virtual_key", "vk-2")
     team = (await observability_client.get("/observability/usage/teams/team-1?from=2000-01-01",
                                            headers=admin)).json()  # fmt: skip
     team_events = [e for e in events if e.team_id == "team-1"]

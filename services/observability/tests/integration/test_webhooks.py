@@ -13,7 +13,9 @@ from observability_support import (
     Client,
     WebhookReceiver,
     admin_of,
+    announce_owned,
     completed,
+    database_of,
     failed,
     fresh_inference_stream,
     new_org,
@@ -21,6 +23,7 @@ from observability_support import (
     running,
     settings_env,
 )
+from sqlalchemy import text
 
 from hyperstrate_contracts.router import RouterConfigured, RouterDeleted
 from hyperstrate_kit.embedded import free_port
@@ -60,8 +63,9 @@ async def test_a_receiver_down_then_back_gets_every_event_once_signed(
     receiver = WebhookReceiver(port=free_port())  # not listening yet: connections refused
     js = nats_client.jetstream()
     await fresh_inference_stream(js)
+    hooked = await announce_owned(js, org, "router")
     async with running(settings) as client:
-        created = await _create(client, admin, routerId="router-hooked", url=receiver.url)
+        created = await _create(client, admin, routerId=hooked, url=receiver.url)
         secret, webhook_id = created["secret"], created["webhook"]["id"]
         assert secret.startswith("whsec_")
         shown = (await client.get(f"/observability/webhooks/{webhook_id}", headers=admin)).json()
@@ -70,11 +74,11 @@ async def test_a_receiver_down_then_back_gets_every_event_once_signed(
             "inference.failed",
         ]
 
-        wanted = [completed(org, router_id="router-hooked") for _ in range(15)]
-        wanted += [failed(org, router_id="router-hooked") for _ in range(5)]
+        wanted = [completed(org, router_id=hooked) for _ in range(15)]
+        wanted += [failed(org, router_id=hooked) for _ in range(5)]
         unwanted = [
             completed(org, router_id="another-router"),
-            completed(other_org, router_id="router-hooked"),  # same router id, other org
+            completed(other_org, router_id=hooked),  # same router id, other org
             completed(org, router_id=None),
         ]
         await publish(js, [*wanted, *unwanted])
@@ -113,7 +117,7 @@ async def test_a_receiver_down_then_back_gets_every_event_once_signed(
         body = msgspec.json.decode(received.body)
         assert body["event_id"] == received.headers["x-hyperstrate-event-id"]
         assert body["type"] == received.headers["x-hyperstrate-event"]
-        assert body["router_id"] == "router-hooked"
+        assert body["router_id"] == hooked
     assert not verify_signature("whsec_wrong", received.headers["x-hyperstrate-signature"],
                                 received.body, now=now)  # fmt: skip
 
@@ -141,12 +145,13 @@ async def test_dead_letter_after_the_last_attempt_then_retry_by_hand(
     subscription = await nats_client.subscribe(
         f"dlq.webhooks.{settings.consumer_prefix}", cb=on_dead_letter
     )
+    router = await announce_owned(js, org, "router")
     try:
         async with running(settings) as client:
-            webhook_id = (await _create(client, admin, routerId="r", url=receiver.url))["webhook"][
-                "id"
-            ]
-            event = completed(org, router_id="r")
+            webhook_id = (await _create(client, admin, routerId=router, url=receiver.url))[
+                "webhook"
+            ]["id"]
+            event = completed(org, router_id=router)
             await publish(js, [event])
 
             async def dead() -> list[dict[str, Any]]:
@@ -185,8 +190,10 @@ async def test_disabled_and_deleted_webhooks_get_nothing_and_other_orgs_see_404(
     admin, outsider = admin_of(org), admin_of(new_org())
     receiver = WebhookReceiver(port=free_port())
     await receiver.start()
+    js = nats_client.jetstream()
+    r1, r2 = await announce_owned(js, org, "router"), await announce_owned(js, org, "router")
     try:
-        hook = (await _create(observability_client, admin, routerId="r1", url=receiver.url))[
+        hook = (await _create(observability_client, admin, routerId=r1, url=receiver.url))[
             "webhook"
         ]
         url = f"/observability/webhooks/{hook['id']}"
@@ -207,31 +214,35 @@ async def test_disabled_and_deleted_webhooks_get_nothing_and_other_orgs_see_404(
         assert disabled.status_code == 200 and disabled.json()["enabled"] is False
         rotated = await observability_client.post(f"{url}/rotate-secret", headers=admin)
         assert rotated.status_code == 200 and rotated.json()["secret"].startswith("whsec_")
-        await publish(nats_client.jetstream(), [completed(org, router_id="r1")])
-        marker = completed(org, router_id="r2")
-        second = (await _create(observability_client, admin, routerId="r2", url=receiver.url))[
+        await publish(js, [completed(org, router_id=r1)])
+        marker = completed(org, router_id=r2)
+        second = (await _create(observability_client, admin, routerId=r2, url=receiver.url))[
             "webhook"
         ]
-        await publish(nats_client.jetstream(), [marker])
+        await publish(js, [marker])
         await wait_for(lambda: receiver.received, timeout=10, message="the r2 delivery")
         assert receiver.event_ids() == [marker.event_id]  # nothing for the disabled one
 
         assert (await observability_client.delete(url, headers=admin)).status_code == 204
         assert (await observability_client.get(url, headers=admin)).status_code == 404
-        mine = await observability_client.get("/observability/webhooks?routerId=r2", headers=admin)
+        mine = await observability_client.get(
+            f"/observability/webhooks?routerId={r2}", headers=admin
+        )
         assert [w["id"] for w in mine.json()["items"]] == [second["id"]]
     finally:
         await receiver.stop()
 
 
 async def test_urls_to_private_addresses_and_bad_bodies_are_400(
-    infrastructure: Infrastructure,
+    infrastructure: Infrastructure, nats_client: NatsClient
 ) -> None:
     settings = load_settings(
         ObservabilitySettings,
         environ=settings_env(infrastructure, OUTBOUND_ALLOW_PRIVATE="false"),
     )
-    admin = admin_of(new_org())
+    org = new_org()
+    admin = admin_of(org)
+    router = await announce_owned(nats_client.jetstream(), org, "router")
     async with running(settings) as client:
         for url in (
             "http://127.0.0.1:8080/hook",
@@ -241,6 +252,14 @@ async def test_urls_to_private_addresses_and_bad_bodies_are_400(
             "ftp://hooks.example.com/x",
             "https://user:pw@hooks.example.com/x",
             "not a url",
+            # Spellings httpx cannot deliver (InvalidURL, UnicodeEncodeError) or reads
+            # otherwise: refused here rather than failing at every delivery.
+            "http://0177.0.0.1/hook",
+            "http://0x7f.1/hook",
+            "http://2130706433/hook",
+            "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/hook",
+            "http://b\u00fccher.example/hook",
+            "https://hooks.example.com./x",
         ):
             response = await client.post(
                 "/observability/webhooks", headers=admin, json={"routerId": "r", "url": url}
@@ -266,7 +285,7 @@ async def test_urls_to_private_addresses_and_bad_bodies_are_400(
         created = await client.post(
             "/observability/webhooks",
             headers=admin,
-            json={"routerId": "r", "url": "https://hooks.example.com/x"},
+            json={"routerId": router, "url": "https://hooks.example.com/x"},
         )
         assert created.status_code == 201, created.text
         patched = await client.patch(
@@ -347,3 +366,113 @@ async def test_a_routers_webhook_url_makes_moves_and_removes_its_webhook(
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_a_router_of_another_organisation_is_a_404_as_one_that_never_was(
+    observability_client: Client, nats_client: NatsClient
+) -> None:
+    org, other_org = new_org(), new_org()
+    js = nats_client.jetstream()
+    theirs = await announce_owned(js, other_org, "router")
+    mine = await announce_owned(js, org, "router")
+    admin = admin_of(org)
+    answers = []
+    for router_id in (theirs, "rtr_0123456789abcdef0123456789abcdef"):
+        response = await observability_client.post(
+            "/observability/webhooks",
+            headers=admin,
+            json={"routerId": router_id, "url": "https://hooks.example.com/in"},
+        )
+        assert response.status_code == 404, response.text
+        answers.append(response.json())
+    assert (
+        answers[0]
+        == answers[1]
+        == {
+            "error": "router not found",
+            "fields": {"routerId": ["no such router"]},
+        }
+    )
+    assert (await observability_client.get("/observability/webhooks", headers=admin)).json()[
+        "total"
+    ] == 0
+    # Its own router, just announced, and another organisation's for that one's admin.
+    for router_id, headers in ((mine, admin), (theirs, admin_of(other_org))):
+        created = await observability_client.post(
+            "/observability/webhooks",
+            headers=headers,
+            json={"routerId": router_id, "url": "https://hooks.example.com/in"},
+        )
+        assert created.status_code == 201, created.text
+    # A deleted router takes no new webhook.
+    deleted = RouterDeleted(org_id=org, aggregate_id=mine)
+    await js.publish(deleted.type, msgspec.json.encode(deleted))
+
+    async def refused() -> bool:
+        response = await observability_client.post(
+            "/observability/webhooks",
+            headers=admin,
+            json={"routerId": mine, "url": "https://hooks.example.com/in"},
+        )
+        return response.status_code == 404
+
+    await wait_for(refused, timeout=10, message="the deleted router refused")
+
+
+async def test_a_stored_url_that_cannot_be_delivered_fails_its_deliveries_only(
+    infrastructure: Infrastructure, nats_client: NatsClient
+) -> None:
+    settings = load_settings(
+        ObservabilitySettings,
+        environ=settings_env(
+            infrastructure, WEBHOOK_MAX_ATTEMPTS="2", WEBHOOK_BACKOFF_SECONDS="0.1"
+        ),
+    )
+    org = new_org()
+    admin = admin_of(org)
+    js = nats_client.jetstream()
+    await fresh_inference_stream(js)
+    router = await announce_owned(js, org, "router")
+    receiver = WebhookReceiver(port=free_port())
+    await receiver.start()
+    # URLs an earlier guard let through, which httpx cannot send (InvalidURL, an IDNA
+    # error, a UnicodeEncodeError in the Host header): written straight into the table.
+    stored = [
+        f"http://0177.0.0.1:{receiver.port}/",
+        f"http://\uff11\uff12\uff17.\uff10.\uff10.\uff11:{receiver.port}/",
+        f"http://b\u00fccher.example:{receiver.port}/",
+    ]
+    try:
+        async with running(settings) as client:
+            good = (await _create(client, admin, routerId=router, url=receiver.url))["webhook"]
+            bad = [
+                (await _create(client, admin, routerId=router, url=receiver.url))["webhook"]["id"]
+                for _ in stored
+            ]
+            async with database_of(settings) as database, database.transaction() as session:
+                for webhook_id, url in zip(bad, stored, strict=True):
+                    await session.execute(
+                        text("UPDATE webhooks SET url = :url WHERE id = :id"),
+                        {"url": url, "id": webhook_id},
+                    )
+            first = completed(org, router_id=router)
+            await publish(js, [first])
+
+            async def all_dead() -> bool:
+                for webhook_id in bad:
+                    items = await _deliveries(client, admin, webhook_id, "&status=dead")
+                    if len(items) != 1 or not items[0]["lastError"].startswith("url refused"):
+                        return False
+                return True
+
+            await wait_for(all_dead, timeout=20, message="the undeliverable URLs dead-lettered")
+            # The dispatcher is still at work: the good webhook gets this event and the next.
+            second = completed(org, router_id=router)
+            await publish(js, [second])
+            await wait_for(
+                lambda: len(receiver.received) >= 2, timeout=10, message="both deliveries"
+            )
+            assert receiver.event_ids() == [first.event_id, second.event_id]
+            assert await _deliveries(client, admin, good["id"], "&status=delivered")
+    finally:
+        await receiver.stop()

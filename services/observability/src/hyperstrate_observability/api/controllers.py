@@ -164,7 +164,7 @@ class UsageController(Controller):
     ) -> dto.Spend:
         first, last = spend_range(period, from_, to, today=_today().date())
         where = dto.UsageFilter(first_day=first, last_day=last, team_id=team_id)
-        return await queries.spend(principal, team_id, where)
+        return await queries.spend(principal, "team", team_id, where)
 
     @get(
         "/virtual-keys/{key_id:str}",
@@ -182,7 +182,7 @@ class UsageController(Controller):
     ) -> dto.Spend:
         first, last = spend_range(period, from_, to, today=_today().date())
         where = dto.UsageFilter(first_day=first, last_day=last, virtual_key_id=key_id)
-        return await queries.spend(principal, key_id, where)
+        return await queries.spend(principal, "virtual_key", key_id, where)
 
 
 class AuditController(Controller):

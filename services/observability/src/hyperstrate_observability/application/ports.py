@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from hyperstrate_observability.domain.health import ProbeResult
+from hyperstrate_observability.domain.model import OwnedKind
 from hyperstrate_providers import ProviderConfig
 
-__all__ = ["HealthProbe", "ProbeTarget", "RegistrationSource", "UrlCheck"]
+__all__ = ["HealthProbe", "Ownership", "ProbeTarget", "RegistrationSource", "UrlCheck"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,4 +49,12 @@ class UrlCheck(Protocol):
 
     def check_literal(self, url: str) -> None:
         """Raise `UnsafeUrlError` (with a `reason`) for a URL that may not be called."""
+        ...
+
+
+class Ownership(Protocol):
+    """Which organisation a team, virtual key or router of another service belongs to."""
+
+    async def owns(self, org_id: str, kind: OwnedKind, resource_id: str) -> bool:
+        """True when `resource_id` is a `kind` of organisation `org_id`."""
         ...

@@ -1,30 +1,50 @@
 """Observability queries: inference logs, usage and cost, audit log, health status.
 
-Every query is scoped by the caller's organisation; another organisation's log, webhook or
-registration is a 404.
+Every query is scoped by the caller's organisation; another organisation's log, webhook,
+registration, team or virtual key is a 404, as is an id that does not exist.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 from hyperstrate_contracts.budgets import BudgetSpend, BudgetSpendRequest
 from hyperstrate_kit.database import Database
+from hyperstrate_kit.errors import NotFoundError
 from hyperstrate_kit.http import PageParams
 from hyperstrate_kit.sessions import Principal
 from hyperstrate_observability.application import dto
-from hyperstrate_observability.domain.model import LogNotFound, RegistrationNotFound
+from hyperstrate_observability.application.ports import Ownership
+from hyperstrate_observability.domain.model import (
+    LogNotFound,
+    RegistrationNotFound,
+    TeamNotFound,
+    VirtualKeyNotFound,
+)
 from hyperstrate_observability.domain.usage import Dimension
 from hyperstrate_observability.infrastructure.budget_spend import budget_spend
 from hyperstrate_observability.infrastructure.repository import ObservabilityRepository
 
-__all__ = ["ObservabilityQueries"]
+__all__ = ["ObservabilityQueries", "Spender"]
+
+#: Whose spend a question asks for.
+Spender = Literal["team", "virtual_key"]
+#: The 404 of a spender that is not the caller's organisation's.
+_SPENDER_NOT_FOUND: dict[Spender, type[NotFoundError]] = {
+    "team": TeamNotFound,
+    "virtual_key": VirtualKeyNotFound,
+}
 
 
 class ObservabilityQueries:
     """Read-side use cases of the observability API."""
 
-    def __init__(self, database: Database, repository: ObservabilityRepository) -> None:
+    def __init__(
+        self, database: Database, repository: ObservabilityRepository, owners: Ownership
+    ) -> None:
         self.database = database
         self.repo = repository
+        self.owners = owners
 
     async def logs(
         self, principal: Principal, where: dto.LogFilter, offset: int, limit: int
@@ -70,9 +90,12 @@ class ObservabilityQueries:
         )
 
     async def spend(
-        self, principal: Principal, spender_id: str, where: dto.UsageFilter
+        self, principal: Principal, kind: Spender, spender_id: str, where: dto.UsageFilter
     ) -> dto.Spend:
-        """A team's or virtual key's requests and cost (`where` names which)."""
+        """A team's or virtual key's requests and cost (`where` names which); a 404 when it
+        is not one of the caller's organisation."""
+        if not await self.owners.owns(principal.org_id, kind, spender_id):
+            raise _SPENDER_NOT_FOUND[kind]()
         async with self.database.sessions() as session:
             totals = await self.repo.spend(session, principal.org_id, where)
         return dto.Spend(

@@ -30,9 +30,10 @@ from hyperstrate_kit.http import PageParams
 from hyperstrate_kit.security import SecretBox, UnsafeUrlError
 from hyperstrate_kit.sessions import Principal
 from hyperstrate_observability.application import dto
-from hyperstrate_observability.application.ports import UrlCheck
+from hyperstrate_observability.application.ports import Ownership, UrlCheck
 from hyperstrate_observability.domain.model import (
     DeliveryNotFound,
+    RouterNotFound,
     WebhookNotFound,
     new_webhook_id,
     router_webhook_id,
@@ -69,12 +70,14 @@ class WebhookService:
         repository: ObservabilityRepository,
         secrets: SecretBox,
         urls: UrlCheck,
+        owners: Ownership,
     ) -> None:
         self.database = database
         self.store = store
         self.repo = repository
         self.secrets = secrets
         self.urls = urls
+        self.owners = owners
 
     def _check_url(self, url: str) -> None:
         try:
@@ -83,8 +86,11 @@ class WebhookService:
             raise InvalidInputError(f"url refused: {exc.reason}", {"url": [exc.reason]}) from None
 
     async def create(self, principal: Principal, data: dto.WebhookCreate) -> dto.WebhookWithSecret:
-        """A new subscription; the answer shows its signing secret, once."""
+        """A new subscription; the answer shows its signing secret, once. A router that is
+        not the caller's organisation's is a 404 naming `routerId`, as one that never was."""
         self._check_url(data.url)
+        if not await self.owners.owns(principal.org_id, "router", data.router_id):
+            raise RouterNotFound(fields={"routerId": ["no such router"]})
         webhook_id, secret = new_webhook_id(), new_webhook_secret()
         event = WebhookCreated(
             org_id=principal.org_id,

@@ -12,7 +12,11 @@ __all__ = [
     "DeliveryNotFound",
     "LogNotFound",
     "LogStatus",
+    "OwnedKind",
     "RegistrationNotFound",
+    "RouterNotFound",
+    "TeamNotFound",
+    "VirtualKeyNotFound",
     "WebhookNotFound",
     "new_webhook_id",
     "router_webhook_id",
@@ -21,6 +25,9 @@ __all__ = [
 
 #: An inference log's outcome: the event type without its `inference.` prefix.
 LogStatus = Literal["completed", "failed"]
+
+#: The other services' resources an API path or body names by id.
+OwnedKind = Literal["team", "virtual_key", "router"]
 
 
 class LogNotFound(NotFoundError):
@@ -37,6 +44,18 @@ class DeliveryNotFound(NotFoundError):
 
 class RegistrationNotFound(NotFoundError):
     default_message = "no health data for this registration"
+
+
+class TeamNotFound(NotFoundError):
+    default_message = "team not found"
+
+
+class VirtualKeyNotFound(NotFoundError):
+    default_message = "virtual key not found"
+
+
+class RouterNotFound(NotFoundError):
+    default_message = "router not found"
 
 
 def new_webhook_id() -> str:
