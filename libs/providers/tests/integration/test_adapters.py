@@ -281,6 +281,49 @@ async def test_stream_ending_without_its_terminal_event_is_detected(
     assert "stream broken" in raised.value.message
 
 
+@pytest.mark.parametrize("kind", [ProviderKind.OPENAI, ProviderKind.ANTHROPIC])
+@pytest.mark.parametrize("fault", ["break", "cut"])
+async def test_a_stream_that_stops_early_has_the_usage_of_what_ran(
+    fake_upstream: FakeUpstream, provider_client: ProviderClient, kind: ProviderKind, fault: str
+) -> None:
+    whole_stream = await provider_client.open_stream(
+        config_for(kind, fake_upstream, "tokens=12"), request(stream=True)
+    )
+    await collect(whole_stream)
+    broken = await provider_client.open_stream(
+        config_for(kind, fake_upstream, f"tokens=12;{fault}=6"), request(stream=True)
+    )
+    received: list[ChatCompletionChunk] = []
+
+    with pytest.raises(ProviderError):
+        async with broken:
+            async for chunk in broken:
+                received.append(chunk.typed)
+
+    whole, partial = whole_stream.usage, broken.usage
+    assert whole is not None and partial is not None and partial.estimated
+    assert 0 < partial.output_tokens < whole.output_tokens
+    if kind is ProviderKind.ANTHROPIC:  # its message_start reported the prompt: kept
+        assert partial.input_tokens == whole.input_tokens
+    else:
+        assert partial.input_tokens > 0
+
+
+async def test_a_stream_closed_early_has_the_usage_of_what_ran(
+    fake_upstream: FakeUpstream, provider_client: ProviderClient
+) -> None:
+    stream = await provider_client.open_stream(
+        openai_config(fake_upstream, "tokens=40"), request(stream=True)
+    )
+    async with stream:
+        async for chunk in stream:
+            if chunk.typed.choices and chunk.typed.choices[0].delta.content:
+                break  # the caller stops after the first text
+
+    assert stream.usage is not None and stream.usage.estimated
+    assert 0 < stream.usage.output_tokens < 40
+
+
 async def test_compatible_kind_without_a_key_sends_no_authorization(
     fake_upstream: FakeUpstream, provider_client: ProviderClient
 ) -> None:

@@ -5,7 +5,8 @@ once the upstream has answered with a success status (so a 429 or a refused conn
 *before* any chunk, while a router can still fall back), then yields canonical chunks.
 Every stream ends with a usage chunk (no choices): the provider's, or an estimate when the
 provider sent none (see :mod:`hyperstrate_providers.usage`). A stream cut before its terminal
-event raises :class:`ProviderError` of class ``connection``.
+event raises :class:`ProviderError` of class ``connection``; a stream that failed or was closed
+early still has a ``usage``: what ran until then.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 import aiohttp
+import msgspec
 
 from hyperstrate_providers.adapters.base import ChunkDecoder, ProviderAdapter, UpstreamCall
 from hyperstrate_providers.adapters.config import ProviderConfig
@@ -236,7 +238,8 @@ class CompletionStream:
 
     @property
     def usage(self) -> TokenUsage | None:
-        """The usage of the completion, once the stream has ended."""
+        """The usage of the completion, once the stream has ended; after a failure or an
+        early close, what ran until then (see :meth:`_partial_usage`)."""
         return self._usage
 
     @property
@@ -256,6 +259,8 @@ class CompletionStream:
             await self._chunks.aclose()
         finally:
             self._response.close()
+            if self._usage is None:  # closed before its end: what ran is billed
+                self._usage = self._partial_usage()
 
     async def __aenter__(self) -> CompletionStream:
         return self
@@ -295,6 +300,7 @@ class CompletionStream:
         finally:
             self._response.close()
         if failure is not None:
+            self._usage = self._partial_usage()
             raise failure
         self._usage = self._decoder.usage
         if self._usage is None:
@@ -314,6 +320,22 @@ class CompletionStream:
                 if call.function is not None:
                     self._output_texts.append(call.function.name or "")
                     self._output_texts.append(call.function.arguments or "")
+
+    def _partial_usage(self) -> TokenUsage:
+        """The usage of a stream that stopped before its end: the provider's counts so far
+        (Anthropic reports the prompt first), the output counted from what was streamed when
+        that is more (the provider's output count comes last, if at all)."""
+        estimate = estimate_usage(self._request.typed, self._output_texts)
+        reported = self._decoder.usage
+        if reported is None:
+            return estimate
+        counted_here = not reported.input_tokens or estimate.output_tokens > reported.output_tokens
+        return msgspec.structs.replace(
+            reported,
+            input_tokens=reported.input_tokens or estimate.input_tokens,
+            output_tokens=max(reported.output_tokens, estimate.output_tokens),
+            estimated=reported.estimated or counted_here,
+        )
 
     def _usage_chunk(self, usage: TokenUsage) -> ChatCompletionChunk:
         last = self._last_chunk

@@ -16,6 +16,7 @@ import msgspec
 from hyperstrate_contracts.catalog import Credentials, RegistrationInfo
 from hyperstrate_providers import (
     CompletionResult,
+    CompletionStream,
     ErrorClass,
     ModelPrice,
     ProviderClient,
@@ -224,7 +225,6 @@ class TargetInference:
                 context.body = completion_body(context.request.api, result.completion)
         finally:
             self.latency.record(target.id, time.perf_counter() - started)
-        context.cost = self._cost(context.registration, context.usage)
         if context.stream:
             await self._end_stream(context, request, closing, send)
 
@@ -296,36 +296,46 @@ class TargetInference:
             else None
         )
         stream = await self.providers.open_stream(config, request)
-        async with stream:
-            async for chunk in stream:
-                if context.first_token_at is None:
-                    context.first_token_at = time.perf_counter()
-                for choice in chunk.typed.choices:
-                    if choice.delta.content:
-                        context.output_text.append(choice.delta.content)
-                if anthropic is not None:
-                    frames = [anthropic_frame(event) for event in anthropic.feed(chunk.typed)]
-                elif chunk.typed.choices or context.include_usage:
-                    frames = [openai_frame(chunk)]
-                else:
-                    frames = []  # the usage chunk the client did not ask for
-                for frame in frames:
-                    context.frames.append(frame)
-                    await send(frame)
-                if stream.usage is not None:
-                    context.usage = stream.usage
-            closing = (
-                [anthropic_frame(e) for e in anthropic.finish()] if anthropic else [OPENAI_DONE]
-            )
-        if stream.usage is not None:
-            context.usage = stream.usage
+        try:
+            async with stream:
+                closing = await self._relay(context, stream, anthropic, send)
+        finally:  # also when it broke or the client left: what ran is billed
+            if stream.usage is not None:
+                context.usage = stream.usage
         return closing
 
+    async def _relay(
+        self,
+        context: InferenceContext,
+        stream: CompletionStream,
+        anthropic: OpenAIStreamToAnthropic | None,
+        send: SendFrame,
+    ) -> list[bytes]:
+        """Send each chunk as it comes, in the client's API; returns the closing frames."""
+        async for chunk in stream:
+            if context.first_token_at is None:
+                context.first_token_at = time.perf_counter()
+            for choice in chunk.typed.choices:
+                if choice.delta.content:
+                    context.output_text.append(choice.delta.content)
+            if anthropic is not None:
+                frames = [anthropic_frame(event) for event in anthropic.feed(chunk.typed)]
+            elif chunk.typed.choices or context.include_usage:
+                frames = [openai_frame(chunk)]
+            else:
+                frames = []  # the usage chunk the client did not ask for
+            for frame in frames:
+                context.frames.append(frame)
+                await send(frame)
+        return [anthropic_frame(e) for e in anthropic.finish()] if anthropic else [OPENAI_DONE]
+
     def _bill_what_ran(self, context: InferenceContext) -> None:
-        """A stream cut before its usage arrived is billed on an estimate of what ran."""
-        if context.target is None or context.usage.input_tokens or context.usage.output_tokens:
+        """Price what ran, also when it failed or the client left: the provider's usage, a
+        broken stream's partial usage, else (no usage at all) an estimate."""
+        if context.target is None:
             return
-        context.usage = estimate_usage(context.chat.typed, ["".join(context.output_text)])
+        if not (context.usage.input_tokens or context.usage.output_tokens):
+            context.usage = estimate_usage(context.chat.typed, ["".join(context.output_text)])
         context.cost = self._cost(context.registration, context.usage)
 
     @staticmethod
