@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import pytest_asyncio
-from auth_support import ADMIN_PASSWORD, bearer, setup_admin
+from auth_support import ADMIN_PASSWORD, bearer, operator_org, setup_admin
 from oidc_provider import CLIENT_ID, CLIENT_SECRET, TestOidcProvider, running_oidc_provider
 
 from hyperstrate_auth.app import create_app
@@ -146,3 +146,40 @@ async def test_state_is_single_use_and_unknown_providers_are_404(
         callback = at_provider.headers["location"]
         assert (await client.get(callback)).status_code in (302, 403)
         assert (await client.get(callback)).status_code == 400
+
+
+async def test_an_email_in_several_organizations_logs_in_where_the_provider_says(
+    infrastructure: Infrastructure, provider: TestOidcProvider
+) -> None:
+    database = unique_name("oidc")
+    async with auth_with_oidc(infrastructure, provider, database) as client:
+        admin = bearer(await setup_admin(client))
+        user = {"email": provider.email, "password": ADMIN_PASSWORD, "name": "In A"}
+        assert (await client.post("/auth/users", headers=admin, json=user)).status_code == 201
+        operator = AuthSettings(
+            database_url=infrastructure.database_url,
+            database_name=database,
+            nats_url=infrastructure.nats_url,
+            jwt_secret="oidc-test-secret-oidc-test-secret",
+        )
+        b_org = await operator_org(operator, "Org B", "admin@b.example")
+        b_admin = bearer(
+            (
+                await client.post(
+                    "/auth/login", json={"email": "admin@b.example", "password": ADMIN_PASSWORD}
+                )
+            ).json()
+        )
+        user["name"] = "In B"
+        assert (await client.post("/auth/users", headers=b_admin, json=user)).status_code == 201
+        # A provider of no organisation: the oldest account with the e-mail.
+        answer = await _login(client)
+        assert answer.headers["cache-control"] == "no-store"  # the redirect carries tokens
+        token = _session(answer)["access_token"]
+        me = (await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})).json()
+        assert me["name"] == "In A"
+    # A provider of organisation B: B's account, never A's.
+    async with auth_with_oidc(infrastructure, provider, database, b_org) as client:
+        token = _session(await _login(client))["access_token"]
+        me = (await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})).json()
+        assert (me["name"], me["orgId"]) == ("In B", b_org)
