@@ -39,6 +39,9 @@ def _free_port_block(size: int = 10) -> int:
     raise RuntimeError("no free port block")
 
 
+READY_TIMEOUT = 240
+
+
 class Stack:
     def __init__(self, data_dir: Path, base_port: int) -> None:
         self.data_dir = data_dir
@@ -55,13 +58,19 @@ class Stack:
             "up",
             "--base-port",
             str(self.base_port),
+            # A loaded machine (CI beside other jobs) can take minutes to start nine
+            # processes; a healthy one is ready in seconds, so a long bound costs nothing.
+            "--ready-timeout",
+            str(READY_TIMEOUT),
             *extra,
         ]
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, *command,
             env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
-        await asyncio.wait_for(self._read_until("hyperstrate | Ctrl-C stops everything"), 120)
+        await asyncio.wait_for(
+            self._read_until("hyperstrate | Ctrl-C stops everything"), READY_TIMEOUT + 60
+        )
 
     async def _read_until(self, marker: str) -> None:
         assert self.process and self.process.stdout
