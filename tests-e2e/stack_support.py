@@ -97,6 +97,21 @@ class Stack:
         """The base URL of one service."""
         return f"http://127.0.0.1:{self.base_port + SERVICES.index(service)}"
 
+    async def operator_cli(self, *args: str) -> str:
+        """Run the auth operator CLI on this stack's database and NATS; its output."""
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.printed(r"PostgreSQL at (\S+),"),
+            "NATS_URL": self.printed(r"NATS \(JetStream\) at (\S+),"),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hyperstrate_auth.cli", *args,
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        output, _ = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 0, output.decode()
+        return output.decode()
+
 
 @pytest_asyncio.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
