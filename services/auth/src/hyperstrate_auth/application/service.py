@@ -223,14 +223,15 @@ class AuthService:
     async def find_or_create_oidc_user(
         self, email: str, name: str, organization_id: str
     ) -> dto.UserView | None:
-        """The user with this verified email: of `organization_id` when the provider names
-        one (created there as a member on the first login), else the oldest account with
-        it in any organisation (None: an admin must create one first)."""
+        """The user with this verified email: the account in the provider's
+        `organization_id` when there is one, else the oldest in any organisation, else a
+        new member of `organization_id` (None without one: an admin must create it)."""
         email = normalise_email(email)
         async with self.database.transaction() as session:
-            found = await self.repo.users_by_email(session, email, organization_id or None)
-            if found:
-                return found[0][0]
+            found = [user for user, _ in await self.repo.users_by_email(session, email)]
+            preferred = [user for user in found if user.org_id == organization_id]
+            if preferred or found:
+                return (preferred or found)[0]
             if (
                 not organization_id
                 or await self.repo.organization(session, organization_id) is None
