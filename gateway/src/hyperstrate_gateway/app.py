@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from hyperstrate_contracts.auth import KEY_USAGE_SUBJECT, KeyUsageBatch, auth_registry
+from hyperstrate_contracts.auth import KEY_USAGE_SUBJECT, KeyUsageBatch
 from hyperstrate_contracts.router import PAYLOAD_BUCKET, router_registry
 from hyperstrate_gateway.api.admin_proxy import admin_proxy_handlers
 from hyperstrate_gateway.api.swagger import MergedOpenApi, SwaggerFront
@@ -19,7 +19,6 @@ from hyperstrate_gateway.inference.auth import InferAuth
 from hyperstrate_gateway.inference.directory import RouterDirectory
 from hyperstrate_gateway.inference.hop import ReplyMux
 from hyperstrate_gateway.settings import GatewaySettings
-from hyperstrate_kit.keys import KeyDirectory
 from hyperstrate_kit.payloads import PayloadStore
 from hyperstrate_kit.service import Runtime, ServiceDefinition, create_service_app
 
@@ -45,12 +44,12 @@ def _front(runtime: Runtime[GatewaySettings], app: Any) -> Any:
 async def _start(runtime: Runtime[GatewaySettings]) -> None:
     runtime.on_stop(runtime.services["admin_http"].aclose)
     assert runtime.nc is not None
-    keys, routers = KeyDirectory(), RouterDirectory()
-    await runtime.follow("auth.>", keys.apply, auth_registry())
+    routers = RouterDirectory()
+    # Keys and session users: the kit's projection of the AUTH stream (runtime.sessions).
     await runtime.follow("router.router.>", routers.apply, router_registry())
     mux = ReplyMux(runtime.nc)
     await mux.start()
-    auth = InferAuth(keys, routers, runtime.settings.effective_jwt_secret)
+    auth = InferAuth(runtime.sessions, routers)
     payloads = PayloadStore(
         runtime.nc, PAYLOAD_BUCKET, replicas=runtime.settings.nats_stream_replicas
     )

@@ -30,9 +30,15 @@ from hyperstrate_kit.database import Database
 from hyperstrate_kit.embedded import EmbeddedNats
 from hyperstrate_kit.eventstore import EventStore
 from hyperstrate_kit.security import generate_key
-from hyperstrate_kit.sessions import Principal, issue_access_token
+from hyperstrate_kit.sessions import Principal
 from hyperstrate_kit.settings import load_settings
-from hyperstrate_kit.testing import Infrastructure, serve_app, unique_name
+from hyperstrate_kit.testing import (
+    Infrastructure,
+    live_session_token,
+    serve_app,
+    unique_name,
+    users_published_on,
+)
 from hyperstrate_providers.fake_upstream import FakeUpstream
 
 JWT_SECRET = "catalog-integration-test-secret-catalog"
@@ -123,7 +129,8 @@ def private_nats() -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="catalog-nats-"))
     server = EmbeddedNats(root)
     try:
-        yield server.start()
+        with users_published_on(server.start()) as url:  # the test's users live there too
+            yield url
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -151,7 +158,7 @@ class Org:
 def new_org(role: str = "admin") -> Org:
     """A fresh organisation with a session token for one of its users."""
     org_id, user_id = unique_name("org"), unique_name("usr")
-    token = issue_access_token(
+    token = live_session_token(
         Principal(org_id=org_id, user_id=user_id, role=role),  # type: ignore[arg-type]
         JWT_SECRET,
     )

@@ -24,9 +24,9 @@ from hyperstrate_contracts.inference import InferenceCompleted, InferenceFailed
 from hyperstrate_contracts.router import RouterCreated
 from hyperstrate_kit.bus import provision_streams
 from hyperstrate_kit.database import KIT_MIGRATIONS, Database
-from hyperstrate_kit.sessions import Principal, issue_access_token
+from hyperstrate_kit.sessions import Principal
 from hyperstrate_kit.settings import load_settings
-from hyperstrate_kit.testing import Infrastructure, unique_name
+from hyperstrate_kit.testing import Infrastructure, live_session_token, unique_name
 from hyperstrate_observability.app import MIGRATIONS, create_app
 from hyperstrate_observability.application.ports import HealthProbe, RegistrationSource
 from hyperstrate_observability.infrastructure.registrations import StaticRegistrations
@@ -107,7 +107,7 @@ def admin_of(org_id: str, role: str = "admin") -> dict[str, str]:
         user_id=f"usr_{uuid.uuid4().hex[:12]}",
         role="admin" if role == "admin" else "member",
     )
-    return {"Authorization": f"Bearer {issue_access_token(principal, JWT_SECRET)}"}
+    return {"Authorization": f"Bearer {live_session_token(principal, JWT_SECRET)}"}
 
 
 def new_org() -> str:

@@ -9,9 +9,9 @@ import pytest_asyncio
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from hyperstrate_kit.sessions import Principal, issue_access_token
+from hyperstrate_kit.sessions import Principal
 from hyperstrate_kit.settings import load_settings
-from hyperstrate_kit.testing import Infrastructure, unique_name
+from hyperstrate_kit.testing import Infrastructure, live_session_token, unique_name
 from hyperstrate_prompts.app import create_app
 from hyperstrate_prompts.settings import PromptsSettings
 
@@ -53,4 +53,4 @@ def admin_of(org_id: str | None = None, role: str = "admin") -> dict[str, str]:
         user_id=f"usr_{uuid.uuid4().hex[:12]}",
         role="admin" if role == "admin" else "member",
     )
-    return {"Authorization": f"Bearer {issue_access_token(principal, JWT_SECRET)}"}
+    return {"Authorization": f"Bearer {live_session_token(principal, JWT_SECRET)}"}

@@ -17,9 +17,15 @@ from nats.aio.client import Client as NatsClient
 from hyperstrate_contracts import Event
 from hyperstrate_contracts.catalog import RegistrationCreated, RegistrationDeleted
 from hyperstrate_kit.bus import connect_nats
-from hyperstrate_kit.sessions import Principal, issue_access_token
+from hyperstrate_kit.sessions import Principal
 from hyperstrate_kit.settings import load_settings
-from hyperstrate_kit.testing import Infrastructure, serve_app, unique_name, wait_for
+from hyperstrate_kit.testing import (
+    Infrastructure,
+    live_session_token,
+    serve_app,
+    unique_name,
+    wait_for,
+)
 from hyperstrate_router.app import REGISTRATION_DIRECTORY, create_app
 from hyperstrate_router.infrastructure.registration_directory import RegistrationDirectory
 from hyperstrate_router.settings import RouterSettings
@@ -116,7 +122,7 @@ def admin_of(org_id: str, role: str = "admin") -> dict[str, str]:
         user_id=f"usr_{uuid.uuid4().hex[:12]}",
         role="admin" if role == "admin" else "member",
     )
-    return {"Authorization": f"Bearer {issue_access_token(principal, JWT_SECRET)}"}
+    return {"Authorization": f"Bearer {live_session_token(principal, JWT_SECRET)}"}
 
 
 async def create_router(

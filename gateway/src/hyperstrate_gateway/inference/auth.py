@@ -19,7 +19,7 @@ from hyperstrate_kit.keys import (
     credential_of,
 )
 from hyperstrate_kit.security import hash_key
-from hyperstrate_kit.sessions import verify_access_token
+from hyperstrate_kit.sessions import LiveSessions
 
 __all__ = ["AccessDenied", "InferAuth", "Verdict"]
 
@@ -46,14 +46,15 @@ class Verdict:
 
 
 class InferAuth:
-    """Keys from the AUTH stream, sessions by signature, routers from the ROUTER stream.
+    """Keys and session users from the AUTH stream, routers from the ROUTER stream.
 
     The key checks themselves are the kit's `KeyAccess`, shared with the catalog's direct
     inference: one governance for every route that reaches a provider."""
 
-    def __init__(self, keys: KeyDirectory, routers: RouterDirectory, jwt_secret: str) -> None:
-        self.keys, self.routers, self.jwt_secret = keys, routers, jwt_secret
-        self.access = KeyAccess(keys)
+    def __init__(self, sessions: LiveSessions, routers: RouterDirectory) -> None:
+        self.sessions, self.routers = sessions, routers
+        self.keys: KeyDirectory = sessions.directory
+        self.access = KeyAccess(self.keys)
         self.last_used: dict[str, datetime] = {}  # key hash -> last seen (reported in batches)
 
     def caller(self, headers: Mapping[str, str]) -> tuple[Caller, KeyIdentity | None]:
@@ -84,7 +85,8 @@ class InferAuth:
                 team_max_cost_usd=team.max_cost_usd if team else None,
             ), identity
         try:
-            principal = verify_access_token(token, self.jwt_secret)
+            # No wait for a user not projected yet: the hot path never waits on the bus.
+            principal = self.sessions.check(token)
         except UnauthorizedError as exc:
             raise AccessDenied(401, "invalid or expired session token") from exc
         return Caller(org_id=principal.org_id, kind="session", user_id=principal.user_id), None

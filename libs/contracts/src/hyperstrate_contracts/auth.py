@@ -66,6 +66,8 @@ class UserUpdated(Event, frozen=True, kw_only=True, tag="auth.user.updated"):
     name: str
     role: Role
     team_id: str | None = None
+    #: A disabled user can neither sign in nor use a session or API key (False in old events).
+    disabled: bool = False
 
 
 class UserDeleted(Event, frozen=True, kw_only=True, tag="auth.user.deleted"):

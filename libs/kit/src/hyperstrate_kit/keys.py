@@ -2,7 +2,8 @@
 
 `KeyDirectory` is built from the AUTH stream (replayed at start-up, then followed live by a
 `StreamFollower`) and answers `lookup(key_hash)` in microseconds with no I/O. A revoked key,
-a key of a deleted user or organisation, and an expired key are not found.
+a key of a deleted or disabled user or of a deleted organisation, and an expired key are not
+found. The same projection of users answers `session_user` for session tokens.
 
 `KeyAccess` is the one governance of keys for every route that reaches a provider: the
 gateway's hot routes (`admit_router`) and the catalog's direct inference (`admit_direct`)
@@ -48,6 +49,7 @@ __all__ = [
     "KeyAccess",
     "KeyDirectory",
     "KeyIdentity",
+    "LiveUser",
     "TeamLimits",
     "credential_of",
     "direct_inference_refusal",
@@ -93,10 +95,14 @@ class TeamLimits(msgspec.Struct, frozen=True):
         return self.max_requests is not None or self.max_cost_usd is not None
 
 
-class _User(msgspec.Struct):
+class LiveUser(msgspec.Struct, frozen=True):
+    """A user as the AUTH stream last described them."""
+
     org_id: str
     role: Role
     team_id: str | None
+    email: str = ""
+    disabled: bool = False
 
 
 class KeyDirectory:
@@ -105,7 +111,8 @@ class KeyDirectory:
     def __init__(self) -> None:
         self._keys: dict[str, KeyIdentity] = {}
         self._hash_by_key_id: dict[str, str] = {}
-        self._users: dict[str, _User] = {}
+        self._users: dict[str, LiveUser] = {}
+        self._deleted_users: set[str] = set()  # ids seen deleted: no wait for them to appear
         self._deleted_orgs: set[str] = set()
         self._teams: dict[str, TeamLimits] = {}
         # (org id, router id) -> teams: an org's grants never touch another org's router.
@@ -123,12 +130,24 @@ class KeyDirectory:
             return None
         if identity.kind == "api_key" and identity.user_id is not None:
             user = self._users.get(identity.user_id)
-            if user is None:
+            if user is None or user.disabled:
                 return None
             if (user.role, user.team_id) != (identity.role, identity.team_id):
                 # An API key acts with its user's current role and team.
                 return msgspec.structs.replace(identity, role=user.role, team_id=user.team_id)
         return identity
+
+    def session_user(self, org_id: str, user_id: str) -> LiveUser | None:
+        """The live user `user_id` of `org_id`, or None (unknown, deleted, of another or a
+        deleted organisation). A disabled user is returned: the caller refuses them."""
+        user = self._users.get(user_id)
+        if user is None or user.org_id != org_id or org_id in self._deleted_orgs:
+            return None
+        return user
+
+    def ever_knew_user(self, user_id: str) -> bool:
+        """True when the stream so far created `user_id` (deleted since, perhaps)."""
+        return user_id in self._users or user_id in self._deleted_users
 
     def team_limits(self, team_id: str | None) -> TeamLimits | None:
         """A team's caps, if the team exists."""
@@ -162,10 +181,19 @@ class KeyDirectory:
                 self._update_virtual_key(event)
             case ApiKeyRevoked() | VirtualKeyRevoked():
                 self._keys.pop(event.key_hash, None)
-            case UserCreated() | UserUpdated():
-                self._users[event.aggregate_id] = _User(event.org_id, event.role, event.team_id)
+            case UserCreated():
+                self._users[event.aggregate_id] = LiveUser(
+                    event.org_id, event.role, event.team_id, event.email
+                )
+            case UserUpdated():
+                known = self._users.get(event.aggregate_id)
+                self._users[event.aggregate_id] = LiveUser(
+                    event.org_id, event.role, event.team_id, known.email if known else "",
+                    event.disabled,
+                )  # fmt: skip
             case UserDeleted():
                 self._users.pop(event.aggregate_id, None)
+                self._deleted_users.add(event.aggregate_id)
             case TeamCreated() | TeamUpdated():
                 self._teams[event.aggregate_id] = TeamLimits(event.max_requests, event.max_cost_usd)
             case TeamDeleted():

@@ -26,6 +26,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from hyperstrate_contracts import STREAMS, ConsumerSpec, Event, EventRegistry, StreamSpec
+from hyperstrate_contracts.auth import auth_registry
 from hyperstrate_kit.actors import acting_as, system_actor
 from hyperstrate_kit.bus import (
     ConsumerRunner,
@@ -39,6 +40,7 @@ from hyperstrate_kit.eventstore import EventStore, Projection
 from hyperstrate_kit.http import ReadinessCheck, create_http_app
 from hyperstrate_kit.logs import configure_logging
 from hyperstrate_kit.relay import OutboxRelay
+from hyperstrate_kit.sessions import LiveSessions
 from hyperstrate_kit.settings import ServiceSettings, SettingsError, load_settings
 from hyperstrate_kit.telemetry import configure_tracing
 
@@ -47,6 +49,10 @@ __all__ = ["Runtime", "ServiceDefinition", "create_service_app", "run_cli"]
 log = logging.getLogger(__name__)
 S = TypeVar("S", bound=ServiceSettings)
 T = TypeVar("T")
+
+
+def _no_routes(_runtime: Runtime[Any]) -> Sequence[Any]:
+    return ()
 
 
 @dataclass
@@ -59,7 +65,7 @@ class ServiceDefinition(Generic[S]):
     migrations: Sequence[MigrationSet] | None = ()
     registry: EventRegistry = field(default_factory=EventRegistry)
     projections: Callable[[], Sequence[Projection]] = lambda: ()
-    route_handlers: Callable[[Runtime[S]], Sequence[Any]] = lambda _runtime: ()
+    route_handlers: Callable[[Runtime[S]], Sequence[Any]] = _no_routes
     streams: Sequence[StreamSpec] = STREAMS
     consumers: Sequence[ConsumerSpec] = ()
     #: Run at start-up, after NATS and the database: start followers, consumers, responders.
@@ -68,6 +74,16 @@ class ServiceDefinition(Generic[S]):
     provides: Sequence[str] = ()
     #: Wraps the Litestar app in a faster ASGI front for hot routes (the gateway's inference).
     wrap: Callable[[Runtime[S], Litestar], Any] | None = None
+    #: Follow the AUTH stream into `runtime.sessions` (the users session tokens are checked
+    #: against); None: when the service serves routes (a worker without an API does not).
+    verifies_sessions: bool | None = None
+
+    @property
+    def follows_users(self) -> bool:
+        """True when the service checks session tokens against the live users."""
+        if self.verifies_sessions is not None:
+            return self.verifies_sessions
+        return self.route_handlers is not _no_routes
 
 
 class Runtime(Generic[S]):
@@ -81,6 +97,10 @@ class Runtime(Generic[S]):
         self.nc: NatsClient | None = None
         self.js: JetStreamContext | None = None
         self.readiness: list[ReadinessCheck] = []
+        # Empty (every session refused) unless the definition follows the users.
+        self.sessions = LiveSessions(
+            settings.effective_jwt_secret, admin_email=settings.admin_email
+        )
         self.services: dict[str, Any] = {}  # application services built by start hooks
         self._tasks: list[asyncio.Task[Any]] = []
         self._runners: list[ConsumerRunner[Any]] = []
@@ -197,6 +217,8 @@ class Runtime(Generic[S]):
         await provision_streams(self.js, definition.streams, replicas=settings.nats_stream_replicas)
         for consumer in definition.consumers:
             await provision_consumer(self.js, consumer)
+        if definition.follows_users:  # before /readyz: no session is judged on half the users
+            await self.follow("auth.>", self.sessions.apply, auth_registry())
         if self.event_store is not None:
             relay = OutboxRelay(self.event_store, self.js)
             self.services["relay"] = relay
@@ -261,6 +283,7 @@ def _litestar_app(definition: ServiceDefinition[S], settings: S, runtime: Runtim
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.runtime = runtime
+        app.state.sessions = runtime.sessions  # what the kit's session guards check tokens with
         try:
             await runtime.start()
             yield

@@ -7,6 +7,7 @@ maps to the environment variable of the same name in upper case (`log_retention_
 
 from __future__ import annotations
 
+import hashlib
 import os
 import types
 import typing
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 import msgspec
+
+from hyperstrate_kit.security import SecretBox
 
 __all__ = [
     "INSECURE_DEV_JWT_SECRET",
@@ -28,6 +31,15 @@ __all__ = [
 
 # Used only outside production, where a missing JWT_SECRET would otherwise stop start-up.
 INSECURE_DEV_JWT_SECRET = "hyperstrate-insecure-development-secret-change-me"
+#: HS256 wants a key at least as long as its hash: anything shorter is guessable offline.
+MIN_PRODUCTION_JWT_SECRET_BYTES = 32
+# How services derive a development SECRETS_KEY from JWT_SECRET when none is set (catalog's
+# vault, observability's webhook secrets): a production key must be none of these.
+_JWT_DERIVED_KEY_CONTEXTS = (
+    b"",
+    b"hyperstrate/catalog/dev-secrets-key\x00",
+    b"hyperstrate/observability/dev-secrets-key\x00",
+)
 
 
 class SettingsError(ValueError):
@@ -61,6 +73,8 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     request_timeout_seconds: float = 5.0
     database_pool_size: int = 10
     nats_stream_replicas: int = 1  # 3 on a 3-node JetStream cluster
+    #: The user with this e-mail always has the admin role (auth issues, services check).
+    admin_email: str = ""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -71,8 +85,10 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("DATABASE_POOL_SIZE: must be at least 1")
         if self.nats_stream_replicas not in (1, 3, 5):
             raise SettingsError("NATS_STREAM_REPLICAS: must be 1, 3 or 5")
-        if self.is_production and not self.jwt_secret:
-            raise SettingsError("JWT_SECRET: must be set when APP_ENV=production")
+        if self.is_production:
+            _check_production_secrets(self.jwt_secret, self.secrets_key)
+        elif self.secrets_key:
+            _check_secrets_key_text(self.secrets_key)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f}={redact(f, getattr(self, f))!r}" for f in self.__struct_fields__)
@@ -97,6 +113,56 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     def effective_jwt_secret(self) -> str:
         """JWT_SECRET, or the insecure development fallback outside production."""
         return self.jwt_secret or INSECURE_DEV_JWT_SECRET
+
+
+def _check_production_secrets(jwt_secret: str, secrets_key: str) -> None:
+    """Refuse the secrets a production deployment must not run with (named, never shown)."""
+    if not jwt_secret:
+        raise SettingsError("JWT_SECRET: must be set when APP_ENV=production")
+    if jwt_secret == INSECURE_DEV_JWT_SECRET:
+        raise SettingsError(
+            "JWT_SECRET: is the public development default; set a random secret when "
+            "APP_ENV=production"
+        )
+    if len(jwt_secret.encode("utf-8")) < MIN_PRODUCTION_JWT_SECRET_BYTES:
+        raise SettingsError(
+            f"JWT_SECRET: must be at least {MIN_PRODUCTION_JWT_SECRET_BYTES} bytes when "
+            "APP_ENV=production (e.g. python3 -c "
+            "'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    if not secrets_key:
+        raise SettingsError(
+            "SECRETS_KEY: must be set when APP_ENV=production (base64 of 32 random bytes, e.g. "
+            "python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
+        )
+    _check_secrets_key_text(secrets_key)
+    if _derived_from_jwt_secret(secrets_key, jwt_secret):
+        raise SettingsError(
+            "SECRETS_KEY: must not be derived from JWT_SECRET when APP_ENV=production "
+            "(one leaked secret would open both); use independent random bytes"
+        )
+
+
+def _check_secrets_key_text(secrets_key: str) -> None:
+    try:
+        SecretBox.from_key_text(secrets_key)
+    except ValueError as exc:  # the message describes the problem, never the key
+        raise SettingsError(f"SECRETS_KEY: {exc}") from None
+
+
+def _derived_from_jwt_secret(secrets_key: str, jwt_secret: str) -> bool:
+    """True when a key of SECRETS_KEY (a comma list) is JWT_SECRET itself, or one of the
+    development keys the services derive from it (compared by key id, as SecretBox does)."""
+    secret = jwt_secret.encode("utf-8")
+    candidates = [
+        hashlib.sha256(context + secret).digest() for context in _JWT_DERIVED_KEY_CONTEXTS
+    ]
+    if len(secret) == 32:
+        candidates.append(secret)
+    derived_ids = {SecretBox([candidate]).key_ids[0] for candidate in candidates}
+    configured = SecretBox.from_key_text(secrets_key).key_ids
+    texts = {text.strip() for text in secrets_key.split(",")}
+    return jwt_secret in texts or not derived_ids.isdisjoint(configured)
 
 
 S = TypeVar("S", bound=ServiceSettings)

@@ -18,6 +18,7 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -29,11 +30,21 @@ import pytest
 import pytest_asyncio
 from nats.aio.client import Client as NatsClient
 
-from hyperstrate_kit.bus import connect_nats
+from hyperstrate_contracts import AUTH, encode_event
+from hyperstrate_contracts.auth import UserCreated
+from hyperstrate_kit.bus import connect_nats, provision_streams
 from hyperstrate_kit.database import KIT_MIGRATIONS, Database
 from hyperstrate_kit.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis
+from hyperstrate_kit.sessions import Principal, issue_access_token
 
-__all__ = ["Infrastructure", "serve_app", "unique_name", "wait_for"]
+__all__ = [
+    "Infrastructure",
+    "live_session_token",
+    "serve_app",
+    "unique_name",
+    "users_published_on",
+    "wait_for",
+]
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,67 @@ async def serve_app(app: Any, timeout: float = 30.0) -> AsyncIterator[str]:
         await asyncio.to_thread(thread.join, timeout)
 
 
+class _UserPublisher:
+    """Publishes users on the AUTH stream as the auth service's relay would, from a thread
+    of its own, so that sync test helpers can make the users their tokens name real."""
+
+    def __init__(self, nats_url: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="test-users",
+                                        daemon=True)  # fmt: skip
+        self._thread.start()
+        self._nc: NatsClient = self._run(connect_nats(nats_url, "test-users"))
+        self._run(provision_streams(self._nc.jetstream(), [AUTH]))
+
+    def _run(self, coroutine: Awaitable[Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(30)  # type: ignore[arg-type]
+
+    def publish_user(self, principal: Principal) -> None:
+        created = UserCreated(org_id=principal.org_id, aggregate_id=principal.user_id,
+                              email=principal.email or f"{principal.user_id}@test.example",
+                              name=principal.user_id, role=principal.role)  # fmt: skip
+        self._run(self._nc.jetstream().publish(
+            created.type, encode_event(created), headers={"Nats-Msg-Id": created.event_id}
+        ))  # fmt: skip
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._run(self._nc.drain())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+# The NATS servers services under test follow AUTH on (the session's, and any a test starts
+# for itself), each with its publisher once a token was asked for.
+_user_publishers: dict[str, _UserPublisher | None] = {}
+
+
+def live_session_token(principal: Principal, secret: str) -> str:
+    """A session token for `principal`, whose user is published on the AUTH stream first
+    (of the session's NATS and of those `users_published_on` names): services honour only
+    tokens of users they know."""
+    if not _user_publishers:
+        raise RuntimeError("live_session_token needs the `infrastructure` fixture")
+    for nats_url, publisher in list(_user_publishers.items()):
+        if publisher is None:
+            publisher = _user_publishers[nats_url] = _UserPublisher(nats_url)
+        publisher.publish_user(principal)
+    return issue_access_token(principal, secret)
+
+
+@contextlib.contextmanager
+def users_published_on(nats_url: str) -> Iterator[str]:
+    """Within the block, `live_session_token` also publishes its users on `nats_url` (a NATS
+    server of the test's own, which the session's users never reach)."""
+    _user_publishers.setdefault(nats_url, None)
+    try:
+        yield nats_url
+    finally:
+        publisher = _user_publishers.pop(nats_url, None)
+        if publisher is not None:
+            publisher.close()
+
+
 @contextlib.contextmanager
 def _embedded() -> Iterator[Infrastructure]:
     root = Path(tempfile.mkdtemp(prefix="hyperstrate-test-"))
@@ -128,13 +200,15 @@ def infrastructure() -> Iterator[Infrastructure]:
     """The session's NATS and PostgreSQL (given, containers, or embedded)."""
     nats_url, database_url = os.environ.get("NATS_URL"), os.environ.get("DATABASE_URL")
     if nats_url and database_url:
-        yield Infrastructure(nats_url=nats_url, database_url=database_url)
+        given = Infrastructure(nats_url=nats_url, database_url=database_url)
+        with users_published_on(given.nats_url):
+            yield given
     elif os.environ.get("HYPERSTRATE_TEST_CONTAINERS") == "1":
-        with _containers() as infra:
-            yield infra
+        with _containers() as started, users_published_on(started.nats_url):
+            yield started
     else:
-        with _embedded() as infra:
-            yield infra
+        with _embedded() as started, users_published_on(started.nats_url):
+            yield started
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from hyperstrate_auth.settings import AuthSettings
 from hyperstrate_gateway.settings import GatewaySettings
-from hyperstrate_kit.settings import ServiceSettings, SettingsError, load_settings
+from hyperstrate_kit.security import generate_secret_key_text
+from hyperstrate_kit.settings import (
+    INSECURE_DEV_JWT_SECRET,
+    ServiceSettings,
+    SettingsError,
+    load_settings,
+)
 from hyperstrate_observability.settings import ObservabilitySettings
 from hyperstrate_router.settings import RouterSettings
 
@@ -24,9 +32,20 @@ def test_environment_beats_env_local_beats_env(tmp_path: Path) -> None:
     assert settings.frontend_url == "http://env"  # .env where nothing overrides it
 
 
+STRONG_JWT_SECRET = "x7Gq2LmN9pRtVw4YzB6cDfHjKs8aE1uO"  # 32 bytes
+
+
+def production(**variables: str) -> dict[str, str]:
+    """A valid production environment, with `variables` changed."""
+    environ = {"APP_ENV": "production", "JWT_SECRET": STRONG_JWT_SECRET,
+               "SECRETS_KEY": generate_secret_key_text()}  # fmt: skip
+    environ.update(variables)
+    return {name: value for name, value in environ.items() if value}
+
+
 def test_env_files_are_ignored_in_production(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("PORT=1111\n")
-    environ = {"APP_ENV": "production", "JWT_SECRET": "s3cret"}
+    environ = production()
 
     settings = load_settings(ServiceSettings, environ=environ, env_dir=tmp_path)
 
@@ -35,7 +54,55 @@ def test_env_files_are_ignored_in_production(tmp_path: Path) -> None:
 
 def test_production_refuses_to_start_without_jwt_secret(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="JWT_SECRET"):
-        load_settings(ServiceSettings, environ={"APP_ENV": "production"}, env_dir=tmp_path)
+        load_settings(ServiceSettings, environ=production(JWT_SECRET=""), env_dir=tmp_path)
+
+
+def _dev_derived_key(context: bytes, jwt_secret: str) -> str:
+    """SECRETS_KEY as catalog and observability derive it outside production."""
+    raw = hashlib.sha256(context + jwt_secret.encode()).digest()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+CATALOG_DEV_KEY = _dev_derived_key(b"hyperstrate/catalog/dev-secrets-key\x00", STRONG_JWT_SECRET)
+OBSERVABILITY_DEV_KEY = _dev_derived_key(
+    b"hyperstrate/observability/dev-secrets-key\x00", STRONG_JWT_SECRET
+)
+ROTATED_TO_A_DERIVED_KEY = (
+    f"{generate_secret_key_text()},{_dev_derived_key(b'', STRONG_JWT_SECRET)}"
+)
+
+
+@pytest.mark.parametrize(
+    ("variables", "variable", "reason"),
+    [
+        ({"JWT_SECRET": "a"}, "JWT_SECRET", "at least 32 bytes"),
+        ({"JWT_SECRET": "x" * 31}, "JWT_SECRET", "at least 32 bytes"),
+        ({"JWT_SECRET": INSECURE_DEV_JWT_SECRET}, "JWT_SECRET", "development default"),
+        ({"SECRETS_KEY": ""}, "SECRETS_KEY", "must be set"),
+        ({"SECRETS_KEY": "not-a-key"}, "SECRETS_KEY", "base64"),
+        ({"SECRETS_KEY": CATALOG_DEV_KEY}, "SECRETS_KEY", "derived"),
+        ({"SECRETS_KEY": OBSERVABILITY_DEV_KEY}, "SECRETS_KEY", "derived"),
+        ({"SECRETS_KEY": ROTATED_TO_A_DERIVED_KEY}, "SECRETS_KEY", "derived"),
+        ({"JWT_SECRET": "A" * 43, "SECRETS_KEY": "A" * 43}, "SECRETS_KEY", "derived"),
+    ],
+)
+def test_production_refuses_weak_secrets_naming_the_variable(
+    tmp_path: Path, variables: dict[str, str], variable: str, reason: str
+) -> None:
+    with pytest.raises(SettingsError, match=variable) as refused:
+        load_settings(GatewaySettings, environ=production(**variables), env_dir=tmp_path)
+    assert reason in str(refused.value)
+    for value in variables.values():  # the message names the variable, never its value
+        assert len(value) < 8 or value not in str(refused.value)
+
+
+def test_development_keeps_its_defaults_and_production_takes_strong_secrets(
+    tmp_path: Path,
+) -> None:
+    development = load_settings(GatewaySettings, environ={"JWT_SECRET": "a"}, env_dir=tmp_path)
+    assert development.jwt_secret == "a"  # `just up` and the tests may use anything
+    assert load_settings(ServiceSettings, environ={}, env_dir=tmp_path).effective_jwt_secret
+    assert load_settings(RouterSettings, environ=production(), env_dir=tmp_path).is_production
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,6 @@ from hyperstrate_catalog.wiring import (
     catalog_event_registry,
     projections,
 )
-from hyperstrate_contracts.auth import auth_registry
 from hyperstrate_contracts.catalog import (
     CREDENTIALS_SUBJECT,
     MCP_CREDENTIALS_SUBJECT,
@@ -31,7 +30,7 @@ from hyperstrate_contracts.catalog import (
 )
 from hyperstrate_kit.bus import RemoteError, serve
 from hyperstrate_kit.errors import NotFoundError
-from hyperstrate_kit.keys import KeyAccess, KeyDirectory
+from hyperstrate_kit.keys import KeyAccess
 from hyperstrate_kit.service import Runtime, ServiceDefinition, create_service_app
 
 __all__ = ["create_app", "definition"]
@@ -64,10 +63,9 @@ async def _start(runtime: Runtime[CatalogSettings]) -> None:
         jobs.sweep_forever(runtime.settings.job_dispatch_sweep_seconds), "job-dispatch-sweeper"
     )
 
-    directory = KeyDirectory()
+    directory = runtime.sessions.directory  # the kit's projection of AUTH: keys and users
     runtime.services["keys"] = directory
     runtime.services["key_access"] = KeyAccess(directory)
-    await runtime.follow("auth.>", directory.apply, auth_registry())
 
     async def credentials(request: CredentialsRequest) -> Any:
         return await registrations.credentials(request.org_id, request.registration_id)

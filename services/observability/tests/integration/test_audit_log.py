@@ -86,12 +86,13 @@ async def test_admin_events_of_every_stream_are_audited_and_scoped(
         assert response.status_code == 200, response.text
         return list(response.json()["items"])
 
-    async def all_there() -> bool:
-        return len(await entries()) == 6
+    async def all_there() -> bool:  # the admin's own account, created on AUTH, counts too
+        return len(await entries()) == 7
 
-    await wait_for(all_there, timeout=20, message="6 audit entries")
+    await wait_for(all_there, timeout=20, message="7 audit entries")
     found = {entry["type"]: entry for entry in await entries()}
     assert set(found) == {
+        "auth.user.created",
         "auth.team.created",
         "auth.api_key.created",
         "prompts.prompt.created",
@@ -125,6 +126,7 @@ async def test_admin_events_of_every_stream_are_audited_and_scoped(
     bad_kind = await observability_client.get("/observability/audit?actorKind=robot", headers=admin)
     assert bad_kind.status_code == 400 and "actorKind" in bad_kind.json()["fields"]
     assert {e["type"] for e in await entries("&service=auth")} == {
+        "auth.user.created",
         "auth.team.created",
         "auth.api_key.created",
     }
@@ -134,4 +136,5 @@ async def test_admin_events_of_every_stream_are_audited_and_scoped(
     assert bad.status_code == 400 and "from" in bad.json()["fields"]
 
     theirs = await observability_client.get("/observability/audit", headers=admin_of(other_org))
-    assert [e["aggregateId"] for e in theirs.json()["items"]] == ["team-9"]
+    their_admin_events = [e for e in theirs.json()["items"] if e["type"] != "auth.user.created"]
+    assert [e["aggregateId"] for e in their_admin_events] == ["team-9"]

@@ -16,14 +16,14 @@ from hyperstrate_catalog.domain.header_values import header_value
 from hyperstrate_kit.errors import ForbiddenError, InvalidInputError, UnauthorizedError
 from hyperstrate_kit.keys import DIRECT_INFERENCE_RULE, KEY_TOKEN_PREFIX, KeyAccess, credential_of
 from hyperstrate_kit.security import OutboundUrlGuard, UnsafeUrlError, hash_key
-from hyperstrate_kit.sessions import Principal, verify_access_token
+from hyperstrate_kit.sessions import Principal, session_principal
 
 __all__ = ["caller_of", "check_outbound_url", "header_safe", "header_safe_headers", "infer_guard"]
 
 HeaderBound = TypeVar("HeaderBound", bound=msgspec.Struct)
 
 
-def infer_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def infer_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Litestar guard of direct inference: `Authorization: Bearer <key or session>` (or
     `x-api-key`). A registration called directly skips every router's scope, limits and
     budgets, so only an admin session or an unscoped, uncapped admin's API key pass (403 with
@@ -46,7 +46,7 @@ def infer_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHand
             key_kind=identity.kind,
         )
         return
-    principal = verify_access_token(token, connection.app.state.jwt_secret)
+    principal = await session_principal(connection, token)  # a live user, as every guard
     if not principal.is_admin:
         raise ForbiddenError("a member may only call routers; " + DIRECT_INFERENCE_RULE)
     connection.state.principal = principal
