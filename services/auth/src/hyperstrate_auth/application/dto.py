@@ -63,6 +63,7 @@ class UserView(View):
     team_id: str | None
     created_at: datetime
     updated_at: datetime
+    disabled: bool = False  # a disabled user cannot sign in, and their sessions end
 
 
 class Session(View):
@@ -114,6 +115,7 @@ class UserUpdate(Camel):
     role: Role | msgspec.UnsetType = msgspec.UNSET
     team_id: Id | msgspec.UnsetType | None = msgspec.UNSET
     password: Password | msgspec.UnsetType = msgspec.UNSET
+    disabled: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 class TeamView(View):

@@ -255,6 +255,8 @@ class AuthService:
     ) -> dto.Session:
         """A new access token and refresh token; a login starts a family, a refresh
         continues its own."""
+        if user.disabled:  # the same answer as a wrong password, for a login and a refresh
+            raise InvalidCredentials()
         role = "admin" if self.admin_email and user.email == self.admin_email else user.role
         principal = Principal(org_id=user.org_id, user_id=user.id, role=role, email=user.email)
         refresh_token = secrets.token_urlsafe(32)
@@ -419,11 +421,16 @@ class AuthService:
     async def update_user(
         self, principal: Principal, user_id: str, data: dto.UserUpdate
     ) -> dto.UserView:
-        """Change a user's name, role, team or password."""
+        """Change a user's name, role, team, password or disabled state."""
         async with self.database.transaction() as session:
             current = await self.repo.user(session, principal.org_id, user_id)
             if current is None:
                 raise NotFoundError("user not found")
+            if data.disabled is True and user_id == principal.user_id:
+                # Nobody locks themselves out: another admin has to do it.
+                raise InvalidInputError(
+                    "you cannot disable yourself", {"disabled": ["cannot disable yourself"]}
+                )
             merged = _merge(msgspec.structs.asdict(current), data)
             if merged["team_id"] is not None:
                 await self._require_team(session, principal.org_id, merged["team_id"])
@@ -439,12 +446,14 @@ class AuthService:
                         name=merged["name"],
                         role=merged["role"],
                         team_id=merged["team_id"],
+                        disabled=merged["disabled"],
                     )
                 ],
                 session=session,
             )
             if data.password is not msgspec.UNSET:
                 await self.repo.set_password(session, user_id, self.passwords.hash(data.password))
+            if data.password is not msgspec.UNSET or (merged["disabled"] and not current.disabled):
                 await self.repo.revoke_refresh_tokens_of(session, user_id, _now())
             user = await self.repo.user(session, principal.org_id, user_id)
         assert user is not None

@@ -80,6 +80,7 @@ class AuthProjection:
                     name=event.name,
                     role=event.role,
                     team_id=event.team_id,
+                    disabled=event.disabled,
                     **stamp,
                 )
             case UserDeleted():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -44,6 +45,7 @@ users = Table(
     Column("name", Text, nullable=False),
     Column("role", Text, nullable=False),
     Column("team_id", Text),
+    Column("disabled", Boolean, nullable=False, server_default="false"),
     *_timestamps(),
     UniqueConstraint("org_id", "email", name="users_org_email"),
 )
