@@ -20,6 +20,7 @@ from hyperstrate_contracts.events import Event, EventRegistry
 from hyperstrate_contracts.streams import ConsumerSpec
 
 __all__ = [
+    "BASE_URL_REFUSED",
     "CATALOG_EVENTS",
     "CREDENTIALS_SUBJECT",
     "JOBS_WORKER",
@@ -223,8 +224,15 @@ REGISTRATIONS_SUBJECT = "svc.catalog.registrations"
 MCP_CREDENTIALS_SUBJECT = "svc.catalog.mcp_credentials"
 
 
+#: The error reply of `svc.catalog.credentials` for a registration whose base URL the
+#: catalog's outbound rule refuses now (`OUTBOUND_ALLOW_PRIVATE`, `OUTBOUND_ALLOWED_HOSTS`):
+#: the message says why; the caller treats it as that target's failed call.
+BASE_URL_REFUSED = "base_url_refused"
+
+
 class CredentialsRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """Ask for one registration's decrypted credentials (error reply `not_found`)."""
+    """Ask for one registration's decrypted credentials to call it (error replies
+    `not_found`, and `base_url_refused` when its base URL may not be called)."""
 
     org_id: str
     registration_id: str

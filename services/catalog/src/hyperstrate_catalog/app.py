@@ -12,6 +12,7 @@ from hyperstrate_catalog.api.controllers import CONTROLLERS
 from hyperstrate_catalog.application.jobs import JobService
 from hyperstrate_catalog.application.mcp import McpServerService
 from hyperstrate_catalog.application.registrations import RegistrationService
+from hyperstrate_catalog.domain.model import BaseUrlRefused
 from hyperstrate_catalog.settings import CatalogSettings
 from hyperstrate_catalog.wiring import (
     CATALOG_MIGRATIONS,
@@ -20,6 +21,7 @@ from hyperstrate_catalog.wiring import (
     projections,
 )
 from hyperstrate_contracts.catalog import (
+    BASE_URL_REFUSED,
     CREDENTIALS_SUBJECT,
     MCP_CREDENTIALS_SUBJECT,
     REGISTRATIONS_SUBJECT,
@@ -42,13 +44,16 @@ Q = TypeVar("Q", bound=msgspec.Struct)
 def _answer(
     handler: Callable[[Q], Awaitable[R]],
 ) -> Callable[[Q], Awaitable[R]]:
-    """A request handler whose not-found answers as the `not_found` error reply."""
+    """A request handler whose not-found answers as the `not_found` error reply, and a
+    refused base URL as `base_url_refused`."""
 
     async def answer(request: Q) -> R:
         try:
             return await handler(request)
         except NotFoundError as exc:
             raise RemoteError("not_found", exc.message) from None
+        except BaseUrlRefused as exc:
+            raise RemoteError(BASE_URL_REFUSED, exc.message) from None
 
     return answer
 
@@ -68,7 +73,7 @@ async def _start(runtime: Runtime[CatalogSettings]) -> None:
     runtime.services["key_access"] = KeyAccess(directory)
 
     async def credentials(request: CredentialsRequest) -> Any:
-        return await registrations.credentials(request.org_id, request.registration_id)
+        return await registrations.callable_credentials(request.org_id, request.registration_id)
 
     async def registration_list(request: RegistrationsRequest) -> Any:
         return RegistrationList(items=await registrations.infos(request.org_id, request.ids))

@@ -12,7 +12,7 @@ from hyperstrate_catalog.application.registrations import RegistrationService
 from hyperstrate_catalog.infrastructure.inference_events import InferenceEventPublisher
 from hyperstrate_catalog.infrastructure.job_queue import JetStreamJobQueue
 from hyperstrate_catalog.infrastructure.mcp_probe import SdkMcpProbe
-from hyperstrate_catalog.infrastructure.outbound import GuardedUpstream
+from hyperstrate_catalog.infrastructure.outbound import BaseUrlGuard, GuardedUpstream
 from hyperstrate_catalog.infrastructure.projections import CatalogProjection
 from hyperstrate_catalog.infrastructure.repository import CatalogRepository
 from hyperstrate_catalog.infrastructure.vault import vault_from_settings
@@ -55,6 +55,7 @@ def build_services(runtime: Runtime[CatalogSettings]) -> dict[str, Any]:
         allow_private=settings.outbound_allow_private,
         allowed_hosts=settings.outbound_allowed_hosts,
     )
+    base_urls = BaseUrlGuard(guard)
     pool = ClientPool(read_timeout=settings.upstream_read_timeout_seconds)
     events = InferenceEventPublisher(runtime.require_js())
     runtime.spawn(events.run(), "inference-events")
@@ -64,10 +65,11 @@ def build_services(runtime: Runtime[CatalogSettings]) -> dict[str, Any]:
         store,
         repository,
         vault,
+        base_urls,
         upstream_read_timeout=settings.upstream_read_timeout_seconds,
     )
     inference = InferenceService(
-        registrations, GuardedUpstream(ProviderClient(pool), guard), events
+        registrations, GuardedUpstream(ProviderClient(pool), base_urls), events
     )
     jobs = JobService(
         database, store, repository, inference, vault, JetStreamJobQueue(runtime.require_js())

@@ -11,6 +11,7 @@ from hyperstrate_providers import CompletionResult, CompletionStream, ProviderCo
 from hyperstrate_providers.openai_types import ChatCompletionRequest
 
 __all__ = [
+    "BaseUrlCheck",
     "CallbackFailed",
     "CallbackSender",
     "InferenceEvents",
@@ -33,6 +34,15 @@ class SecretVault(Protocol):
 
     def open(self, sealed: str, *, context: str) -> str:
         """The plaintext of a value sealed with the same `context`."""
+        ...
+
+
+class BaseUrlCheck(Protocol):
+    """The outbound rule for registrations' base URLs, applied before each call."""
+
+    async def refusal(self, base_url: str | None) -> str | None:
+        """Why `base_url` may not be called now ("base URL refused: ..."), or None (also for
+        None: the provider's own endpoint)."""
         ...
 
 

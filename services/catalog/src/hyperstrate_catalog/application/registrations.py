@@ -9,9 +9,14 @@ import msgspec
 
 from hyperstrate_catalog.application import dto
 from hyperstrate_catalog.application.common import merge
-from hyperstrate_catalog.application.ports import SecretVault
+from hyperstrate_catalog.application.ports import BaseUrlCheck, SecretVault
 from hyperstrate_catalog.domain.catalog import MODELS, CatalogModel, find_model
-from hyperstrate_catalog.domain.model import RegistrationNotFound, new_id, stream_id
+from hyperstrate_catalog.domain.model import (
+    BaseUrlRefused,
+    RegistrationNotFound,
+    new_id,
+    stream_id,
+)
 from hyperstrate_catalog.infrastructure.repository import CatalogRepository
 from hyperstrate_catalog.infrastructure.tables import registrations
 from hyperstrate_contracts.catalog import (
@@ -83,6 +88,7 @@ class RegistrationService:
         store: EventStore,
         repository: CatalogRepository,
         vault: SecretVault,
+        base_urls: BaseUrlCheck,
         *,
         upstream_read_timeout: float | None = None,
     ) -> None:
@@ -90,6 +96,7 @@ class RegistrationService:
         self.store = store
         self.repo = repository
         self.vault = vault
+        self.base_urls = base_urls
         self.upstream_read_timeout = upstream_read_timeout
 
     # -- catalog ------------------------------------------------------------------------
@@ -248,6 +255,15 @@ class RegistrationService:
             base_url=view.base_url,
             api_key=api_key,
         )
+
+    async def callable_credentials(self, org_id: str, registration_id: str) -> Credentials:
+        """The credentials a router calls the registration with, once its base URL passes
+        the rule `/ai` calls are held to as well (`BaseUrlRefused` otherwise)."""
+        credentials = await self.credentials(org_id, registration_id)
+        refusal = await self.base_urls.refusal(credentials.base_url)
+        if refusal is not None:
+            raise BaseUrlRefused(refusal)
+        return credentials
 
     async def target(self, org_id: str, registration_id: str) -> Target:
         """How to call a registration of the organisation."""

@@ -68,6 +68,12 @@ _UPSTREAM_STATUS = {
 }
 
 
+class BaseUrlRefused(AppError):
+    """A registration's base URL may not be called now (the outbound rule, with DNS)."""
+
+    status_code = 400
+
+
 class UpstreamFailed(AppError):
     """The provider call failed; `error_class` says how (the message holds no secret)."""
 
@@ -79,4 +85,4 @@ class UpstreamFailed(AppError):
         self.status_code = _UPSTREAM_STATUS.get(error_class, 502)
 
 
-__all__ += ["EmptyConversation"]
+__all__ += ["BaseUrlRefused", "EmptyConversation"]

@@ -1,6 +1,10 @@
 """Outbound HTTP to user-supplied URLs: provider base URLs and job callbacks, both checked by
 the kit's `OutboundUrlGuard` (private and loopback addresses refused unless the operator
-allows them with `OUTBOUND_ALLOW_PRIVATE` / `OUTBOUND_ALLOWED_HOSTS`)."""
+allows them with `OUTBOUND_ALLOW_PRIVATE` / `OUTBOUND_ALLOWED_HOSTS`).
+
+A registration's base URL follows one rule wherever it is called: `BaseUrlGuard` judges it
+(as written, then as DNS answers) before every `/ai` call, and before the catalog hands a
+router the credentials to call it."""
 
 from __future__ import annotations
 
@@ -22,29 +26,43 @@ from hyperstrate_providers import (
 )
 from hyperstrate_providers.openai_types import ChatCompletionRequest
 
-__all__ = ["GuardedUpstream", "PinnedCallbackSender"]
+__all__ = ["BaseUrlGuard", "GuardedUpstream", "PinnedCallbackSender"]
+
+
+class BaseUrlGuard:
+    """The outbound rule for registrations' base URLs (the `BaseUrlCheck` port)."""
+
+    def __init__(self, guard: OutboundUrlGuard) -> None:
+        self.guard = guard
+
+    async def refusal(self, base_url: str | None) -> str | None:
+        """Why `base_url` may not be called now, with DNS resolution; None when it may."""
+        if not base_url:  # the provider's own default endpoint
+            return None
+        try:
+            await self.guard.check(base_url)
+        except UnsafeUrlError as exc:
+            return f"base URL refused: {exc.reason}"
+        return None
 
 
 class GuardedUpstream:
     """A `ProviderClient` that refuses a registration's base URL pointing somewhere unsafe
     (checked with DNS resolution before each call)."""
 
-    def __init__(self, client: ProviderClient, guard: OutboundUrlGuard) -> None:
+    def __init__(self, client: ProviderClient, base_urls: BaseUrlGuard) -> None:
         self.client = client
-        self.guard = guard
+        self.base_urls = base_urls
 
     async def _check(self, config: ProviderConfig) -> None:
-        if not config.base_url:  # the provider's own default endpoint
-            return
-        try:
-            await self.guard.check(config.base_url)
-        except UnsafeUrlError as exc:
+        refusal = await self.base_urls.refusal(config.base_url)
+        if refusal is not None:
             raise ProviderError(
                 ErrorClass.BAD_REQUEST,
-                f"base URL refused: {exc.reason}",
+                refusal,
                 provider=config.kind.value,
                 secrets=config.secrets,
-            ) from None
+            )
 
     async def complete(
         self, config: ProviderConfig, request: WireObject[ChatCompletionRequest]

@@ -101,6 +101,8 @@ class ChatHealthProbes:
             credentials = await self.catalog.credentials(org_id, registration_id)
         except LookupError:
             return None  # the registration is gone; its target will follow
+        except ProviderError:  # its base URL may not be called: as good as down
+            return Outcome.FAILURE
         request = WireObject.from_raw(
             {"model": credentials.model, "messages": _PROBE_MESSAGES, "max_tokens": 1},
             ChatCompletionRequest,

@@ -11,6 +11,7 @@ from nats.aio.client import Client as NatsClient
 
 from hyperstrate_contracts import Event
 from hyperstrate_contracts.catalog import (
+    BASE_URL_REFUSED,
     CREDENTIALS_SUBJECT,
     REGISTRATIONS_SUBJECT,
     Credentials,
@@ -22,6 +23,7 @@ from hyperstrate_contracts.catalog import (
     RegistrationUpdated,
 )
 from hyperstrate_kit.bus import RemoteError, request
+from hyperstrate_providers import ErrorClass, ProviderError
 
 __all__ = ["CatalogClient"]
 
@@ -40,7 +42,8 @@ class CatalogClient:
         self._pending: dict[tuple[str, Key], asyncio.Future[object]] = {}
 
     async def credentials(self, org_id: str, registration_id: str) -> Credentials:
-        """Decrypted credentials (LookupError when the catalog does not know them)."""
+        """Decrypted credentials (LookupError when the catalog does not know them; a
+        `ProviderError` as `/ai` calls answer, when the catalog refuses the base URL)."""
         key = (org_id, registration_id)
         cached = self._credentials.get(key)
         if cached is not None:
@@ -94,6 +97,10 @@ class CatalogClient:
                 timeout=self.timeout,
             )
         except RemoteError as exc:
+            if exc.code == BASE_URL_REFUSED:  # not cached: asked again on the next call
+                raise ProviderError(
+                    ErrorClass.BAD_REQUEST, exc.message, provider="catalog"
+                ) from None
             raise LookupError(f"registration {key[1]}: {exc.code}") from exc
 
     async def _fetch_registration(self, key: Key) -> RegistrationInfo:
