@@ -7,16 +7,19 @@ import time
 from collections.abc import Iterator
 
 import jwt
+import msgspec
 import pytest
 from litestar import Litestar, get
 from litestar.di import NamedDependency
 from litestar.testing import TestClient
 
+from hyperstrate_contracts import encode_event
 from hyperstrate_contracts.auth import (
     OrganizationDeleted,
     UserCreated,
     UserDeleted,
     UserUpdated,
+    auth_registry,
 )
 from hyperstrate_kit.actors import current_actor
 from hyperstrate_kit.errors import UnauthorizedError
@@ -215,3 +218,15 @@ def test_the_guard_names_the_caller_as_the_actor_of_its_request(
         assert response.json() == {"kind": "user", "id": principal.user_id}
     # One request's caller never leaks into the next, unauthenticated one.
     assert client.get("/anonymous").json() == {"named": False}
+
+
+def test_user_updates_recorded_before_disabling_existed_decode_as_enabled() -> None:
+    registry = auth_registry()
+    old = UserUpdated(org_id="org1", aggregate_id="u2", name="M", role="member")
+    body = msgspec.json.decode(encode_event(old))
+    del body["disabled"]  # as events were written before the field
+    decoded = registry.decode("auth.user.updated", msgspec.json.encode(body))
+    assert isinstance(decoded, UserUpdated) and decoded.disabled is False
+    sessions = live_sessions(MEMBER)
+    sessions.apply(decoded)
+    assert sessions.check(issue_access_token(MEMBER, SECRET)).user_id == "u2"
