@@ -23,7 +23,8 @@ _ROUTER_ID = {
     "schema": {"type": "string", "minLength": 1},
 }
 _ERRORS: dict[int, str] = {
-    400: "The body is not valid JSON or not a valid request.",
+    400: "The body is not a JSON object (or not valid UTF-8), or a parameter is outside the "
+    "provider's documented range: OpenAI's `param` names it, Anthropic's message starts with it.",
     401: "Missing, invalid, revoked or expired credentials.",
     403: "The key may not use this router, or the router is restricted to other teams.",
     404: "No enabled router of that id or name in the caller's organisation.",
@@ -208,7 +209,7 @@ def _schemas() -> JsonObject:
             "type": "object",
             "required": ["role"],
             "properties": {
-                "role": {"enum": ["system", "developer", "user", "assistant", "tool"]},
+                "role": {"enum": ["system", "developer", "user", "assistant", "tool", "function"]},
                 "content": {
                     **string_or_parts,
                     "description": "Text, or content parts (`text`, `image_url`, ...).",
@@ -272,6 +273,14 @@ def _schemas() -> JsonObject:
                 "top_p": {"type": "number", "minimum": 0, "maximum": 1},
                 "max_tokens": {"type": "integer", "minimum": 1},
                 "max_completion_tokens": {"type": "integer", "minimum": 1},
+                "n": {"type": "integer", "minimum": 1, "maximum": 128},
+                "presence_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+                "frequency_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+                "top_logprobs": {"type": "integer", "minimum": 0, "maximum": 20},
+                "logit_bias": {
+                    "type": "object",
+                    "additionalProperties": {"type": "number", "minimum": -100, "maximum": 100},
+                },
                 "stop": {
                     "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
                 },
@@ -389,8 +398,8 @@ def _schemas() -> JsonObject:
                 },
                 "stream": {"type": "boolean", "default": False},
                 "temperature": {"type": "number", "minimum": 0, "maximum": 1},
-                "top_p": {"type": "number"},
-                "top_k": {"type": "integer"},
+                "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+                "top_k": {"type": "integer", "minimum": 0},
                 "stop_sequences": {"type": "array", "items": {"type": "string"}},
                 "tools": {
                     "type": "array",
