@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 
 import msgspec
@@ -102,8 +103,12 @@ def check_env(module: str, env: Mapping[str, str], where: str, tmp_path: Path) -
     else:
         assert "DATABASE_URL" not in env, f"{where}: has no database, give it no credentials"
     values = dict(env)
-    if "SECRETS_KEY" in values:  # the files hold a placeholder; operators put a real key there
+    # The files hold placeholders; operators put real secrets there (production refuses
+    # weak ones, see test_placeholder_secrets_stop_a_production_start).
+    if "SECRETS_KEY" in values:
         values["SECRETS_KEY"] = generate_secret_key_text()
+    if "JWT_SECRET" in values:
+        values["JWT_SECRET"] = token_urlsafe(48)
     try:
         settings = load_settings(settings_type(module), environ=values, env_dir=tmp_path)
     except SettingsError as exc:
@@ -634,6 +639,18 @@ def test_k8s_secret_template_holds_placeholders_only() -> None:
     for root in build_roots():
         for doc in manifests(root):
             assert doc.get("kind") != "Secret", f"{root}: a Secret would be applied from git"
+
+
+@pytest.mark.parametrize("module", SERVICE_MODULES)
+def test_placeholder_secrets_stop_a_production_start(module: str, tmp_path: Path) -> None:
+    """A deployment started with the files' placeholders as they are is refused, naming the
+    variable to fill in."""
+    placeholders = {"APP_ENV": "production", "JWT_SECRET": "REPLACE_ME", "SECRETS_KEY": "REPLACE_ME"}
+    with pytest.raises(SettingsError, match="JWT_SECRET"):
+        load_settings(settings_type(module), environ=placeholders, env_dir=tmp_path)
+    strong_jwt_only = {**placeholders, "JWT_SECRET": token_urlsafe(48)}
+    with pytest.raises(SettingsError, match="SECRETS_KEY"):
+        load_settings(settings_type(module), environ=strong_jwt_only, env_dir=tmp_path)
 
 
 @pytest.mark.parametrize("root", build_roots(), ids=lambda p: p.name)
