@@ -645,7 +645,11 @@ def test_k8s_secret_template_holds_placeholders_only() -> None:
 def test_placeholder_secrets_stop_a_production_start(module: str, tmp_path: Path) -> None:
     """A deployment started with the files' placeholders as they are is refused, naming the
     variable to fill in."""
-    placeholders = {"APP_ENV": "production", "JWT_SECRET": "REPLACE_ME", "SECRETS_KEY": "REPLACE_ME"}
+    placeholders = {
+        "APP_ENV": "production",
+        "JWT_SECRET": "REPLACE_ME",
+        "SECRETS_KEY": "REPLACE_ME",
+    }
     with pytest.raises(SettingsError, match="JWT_SECRET"):
         load_settings(settings_type(module), environ=placeholders, env_dir=tmp_path)
     strong_jwt_only = {**placeholders, "JWT_SECRET": token_urlsafe(48)}
