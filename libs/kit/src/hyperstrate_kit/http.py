@@ -22,7 +22,7 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import ScopeType
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -191,6 +191,13 @@ def _on_validation(
 
 
 def _on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    if isinstance(exc.__cause__, SerializationException):
+        # The body did not decode; msgspec's own words ("Input data was truncated", also
+        # for a lone surrogate escape) do not say it is about the body.
+        reason = str(exc.detail)
+        return error_response(
+            400, f"invalid input: the body is not valid JSON ({reason})", {"body": [reason]}
+        )
     message = exc.detail if exc.status_code < 500 else "internal server error"
     return error_response(exc.status_code, str(message), headers=exc.headers)
 

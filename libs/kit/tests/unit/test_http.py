@@ -320,3 +320,13 @@ def test_a_body_no_decoder_takes_is_a_400_in_the_envelope(
     response = client.post("/widgets", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400, response.text
     assert set(response.json()) == {"error", "fields"}
+    assert response.json()["error"].startswith("invalid input: "), response.json()
+
+
+def test_a_body_that_is_not_json_says_so(client: TestClient[Litestar]) -> None:
+    response = client.post(
+        "/widgets", content=b'{"name": ', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("invalid input: the body is not valid JSON")
+    assert list(response.json()["fields"]) == ["body"]
