@@ -104,7 +104,8 @@ class ProfileController(Controller):
     tags = ["hyperstrate", "auth"]
     guards = [session_guard]
 
-    # 404: the session outlived its user (access tokens are not revoked with the user).
+    # 404 only in the instant a user is deleted: the session guard refuses a deleted user's
+    # token as soon as the deletion reaches this service (401).
     @get(
         operation_id="GetProfile",
         summary="The caller's own profile",
