@@ -58,6 +58,11 @@ class SpentRefreshToken(msgspec.Struct, frozen=True):
 _SPENT_COLUMNS = (refresh_tokens.c.user_id, refresh_tokens.c.org_id, refresh_tokens.c.family_id)
 
 
+def _family(row: Any, token_hash: str) -> str:
+    # A token from before families is a family of its own, named after (not by) its hash.
+    return row.family_id or f"sess_legacy_{token_hash[:32]}"
+
+
 def _view(row: Any, view: type[V]) -> V:
     # Attribute access uses the Python field names, not the camelCase wire names.
     return msgspec.convert(row, view, from_attributes=True)
@@ -317,9 +322,9 @@ class AuthRepository:
             if row is None:
                 return None
             return SpentRefreshToken(
-                row.user_id, row.org_id, row.family_id or token_hash, live=False, reused=row.reused
+                row.user_id, row.org_id, _family(row, token_hash), live=False, reused=row.reused
             )
-        return SpentRefreshToken(row.user_id, row.org_id, row.family_id or token_hash, live=True)
+        return SpentRefreshToken(row.user_id, row.org_id, _family(row, token_hash), live=True)
 
     async def revoke_refresh_family(
         self, session: AsyncSession, family_id: str, now: datetime
