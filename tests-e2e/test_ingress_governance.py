@@ -150,9 +150,10 @@ async def _build_world(stack: Stack) -> World:
         admin = {"authorization": f"Bearer {login['accessToken']}"}
         router_id, registration_id = await _router(client, admin, "governed", upstream)
         other_router_id, _ = await _router(client, admin, "elsewhere", upstream)
+        # The unscoped key's own: a conversation is its creator's (and an admin session's).
         conversation = await _admin_call(
             client,
-            admin,
+            {"authorization": f"Bearer {access['api_key']}"},
             "POST",
             "/ai/conversations",
             {"title": "governed", "registrationId": registration_id},
