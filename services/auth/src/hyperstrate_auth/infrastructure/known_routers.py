@@ -18,12 +18,12 @@ ROUTER_SUBJECTS = "router.router.>"
 class RouterDirectory:
     """Which organisation owns each live router id."""
 
-    def __init__(self, read_your_writes_seconds: float = 1.0) -> None:
+    def __init__(self, read_your_writes_seconds: float = 0.25) -> None:
         self._owner: dict[str, str] = {}
         self._changed = asyncio.Event()
         # A router made a moment ago may not have reached us yet: an unknown id waits this
-        # long for it (a real one arrives in milliseconds; an absent one costs the wait,
-        # the same for another organisation's id as for one that never existed).
+        # long for it (its event arrives in milliseconds; an absent id costs the wait, the
+        # same for another organisation's id as for one that never existed, so it is short).
         self.read_your_writes_seconds = read_your_writes_seconds
 
     def apply(self, event: Event) -> None:
