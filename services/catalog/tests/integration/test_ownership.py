@@ -16,7 +16,8 @@ from catalog_support import (
 )
 
 from hyperstrate_catalog.domain.model import stream_id
-from hyperstrate_contracts.catalog import ConversationCreated
+from hyperstrate_catalog.infrastructure.repository import CatalogRepository
+from hyperstrate_contracts.catalog import ConversationCreated, JobSubmitted
 from hyperstrate_kit.bus import connect_nats
 from hyperstrate_kit.keys import DIRECT_INFERENCE_RULE
 from hyperstrate_kit.testing import Infrastructure, wait_for
@@ -155,11 +156,13 @@ def _conversation_routes(conversation_id: str) -> list[tuple[str, str, Any]]:
     ]
 
 
-async def test_a_conversation_from_before_owners_is_an_admins_only(catalog: Catalog) -> None:
+async def test_jobs_and_conversations_from_before_owners_are_an_admins_only(
+    catalog: Catalog,
+) -> None:
     org = new_org()
     nc = await connect_nats(catalog.settings.nats_url, "test-auth")
     try:
-        _, key = await publish_api_key(nc.jetstream(), org)
+        key_id, key = await publish_api_key(nc.jetstream(), org)
     finally:
         await nc.drain()
     await _projected(catalog, key)
@@ -173,3 +176,20 @@ async def test_a_conversation_from_before_owners_is_an_admins_only(catalog: Cata
     shown = await catalog.client.get(path, headers=org.headers)
     assert shown.status_code == 200 and shown.json()["ownerKind"] is None
     assert await _ids(catalog, "/ai/conversations", org.headers) == ["conv_legacy1"]
+
+    # A job as recorded then: `submitted_by` named the key, with no kind and no `owner`.
+    job = JobSubmitted(
+        org_id=org.org_id, aggregate_id="job_legacy1", registration_id="reg_x", submitted_by=key_id
+    )
+    store = catalog.event_store()
+    async with catalog.database.transaction() as session:
+        await store.append(stream_id("job", "job_legacy1"), 0, [job], session=session)
+        await CatalogRepository().store_job_payload(
+            session, "job_legacy1", org.org_id, {"request": {"messages": MESSAGES}}, None, None
+        )
+    assert (
+        await catalog.client.get("/ai/jobs/job_legacy1", headers=_bearer(key))
+    ).status_code == 404
+    assert await _ids(catalog, "/ai/jobs", _bearer(key)) == []
+    legacy_job = await catalog.client.get("/ai/jobs/job_legacy1", headers=org.headers)
+    assert legacy_job.status_code == 200 and legacy_job.json()["ownerId"] is None
