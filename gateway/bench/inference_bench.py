@@ -26,6 +26,7 @@ import msgspec
 
 from hyperstrate_contracts import STREAMS, Event
 from hyperstrate_contracts.auth import ApiKeyCreated, UserCreated
+from hyperstrate_contracts.budgets import BUDGET_SPEND_SUBJECT, BudgetSpend, BudgetSpendRequest
 from hyperstrate_contracts.catalog import (
     CREDENTIALS_SUBJECT,
     REGISTRATIONS_SUBJECT,
@@ -114,9 +115,15 @@ async def _seed(nats_url: str, upstream_url: str) -> tuple[str, str, list[object
     async def registrations(_: RegistrationsRequest) -> RegistrationList:
         return RegistrationList(items=[registration])
 
+    async def nothing_spent(_: BudgetSpendRequest) -> BudgetSpend:
+        return BudgetSpend(items=[])
+
     subscriptions = [
         await serve(nc, CREDENTIALS_SUBJECT, CredentialsRequest, credentials),
         await serve(nc, REGISTRATIONS_SUBJECT, RegistrationsRequest, registrations),
+        # Observability's record of spend: without an answer the router's budget ledger
+        # waits BUDGET_RESTORE_TIMEOUT_SECS before it serves, past the bench's warm-up.
+        await serve(nc, BUDGET_SPEND_SUBJECT, BudgetSpendRequest, nothing_spent),
     ]
     return key.key, "bench", [nc, *subscriptions]
 
