@@ -111,3 +111,24 @@ async def test_a_frame_is_not_held_back_for_the_next(infrastructure: Infrastruct
         ended = await _ask(nc, messages)
         await asyncio.wait_for(ended.wait(), timeout=10)
     assert _frames(messages) == spaced
+
+
+async def test_a_stream_that_fails_unexpectedly_ends_with_an_error_frame(
+    infrastructure: Infrastructure,
+) -> None:
+    async def produce(send: Send) -> None:
+        await send(b"data: first\n\n")
+        raise RuntimeError("a bug midway")
+
+    async with _worker(infrastructure, produce) as nc:
+        messages: list[Msg] = []
+        ended = await _ask(nc, messages)
+        await asyncio.wait_for(ended.wait(), 5)
+
+    frames = b"".join(_frames(messages))
+    first, error = frames.split(b"\n\n")[:2]
+    assert first == b"data: first"
+    assert msgspec.json.decode(error.removeprefix(b"data: "))["error"]["type"] == "api_error"
+    assert b"a bug midway" not in frames  # internals stay in the log
+    end = msgspec.json.decode(messages[-1].data, type=InferEnd)
+    assert end.status == 500

@@ -21,7 +21,11 @@ from hyperstrate_contracts.router import (
     InferRequest,
 )
 from hyperstrate_kit.payloads import PayloadMissing, PayloadStore
-from hyperstrate_router.application.inference.formats import Api, api_error
+from hyperstrate_router.application.inference.formats import (
+    Api,
+    api_error,
+    stream_error_frame,
+)
 from hyperstrate_router.application.inference.pipeline import InferencePipeline
 
 __all__ = ["InferenceWorker"]
@@ -107,6 +111,8 @@ class InferenceWorker:
         except Exception:
             log.exception("inference %s failed unexpectedly", request.request_id)
             end = _error_end(500, "internal error", request.api)
+            if frames.started:  # the client reads a 200 stream: it must not just stop
+                await frames.send(stream_error_frame(request.api, 500, "internal error"))
         except asyncio.CancelledError:
             frames.abandon()  # the client went away
             raise
@@ -147,6 +153,11 @@ class _FrameRelay:
         self._pending.append(frame)
         if self._flushing is None:
             self._flushing = asyncio.get_running_loop().create_task(self._flush())
+
+    @property
+    def started(self) -> bool:
+        """Whether a frame has been sent (the client's stream has begun)."""
+        return self._sequence > 0 or bool(self._pending)
 
     def abandon(self) -> None:
         """Nobody is listening any more: drop what is queued."""
