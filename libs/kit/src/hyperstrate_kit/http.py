@@ -303,10 +303,12 @@ class RequestContextMiddleware:
 def add_security_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """`headers` (ASGI, lower-case names) with each of `SECURITY_HEADERS` it lacks: a
     response passed through from another service keeps its own and gets none twice."""
-    present = [(name, value) for name, value in headers]
-    missing = _SECURITY_HEADER_NAMES.difference(name for name, _ in present)
-    if missing:
-        present.extend(header for header in SECURITY_HEADERS if header[0] in missing)
+    present = list(headers)
+    names = {name for name, _ in present}
+    if names.isdisjoint(_SECURITY_HEADER_NAMES):  # the usual case: our own answer
+        present += SECURITY_HEADERS
+    else:
+        present.extend(header for header in SECURITY_HEADERS if header[0] not in names)
     return present
 
 
