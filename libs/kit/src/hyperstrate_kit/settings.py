@@ -20,9 +20,12 @@ import msgspec
 from hyperstrate_kit.security import SecretBox
 
 __all__ = [
+    "CATALOG_DEV_KEY_CONTEXT",
     "INSECURE_DEV_JWT_SECRET",
+    "OBSERVABILITY_DEV_KEY_CONTEXT",
     "ServiceSettings",
     "SettingsError",
+    "development_secrets_key",
     "env_var_name",
     "load_settings",
     "read_env_file",
@@ -33,13 +36,11 @@ __all__ = [
 INSECURE_DEV_JWT_SECRET = "hyperstrate-insecure-development-secret-change-me"
 #: HS256 wants a key at least as long as its hash: anything shorter is guessable offline.
 MIN_PRODUCTION_JWT_SECRET_BYTES = 32
-# How services derive a development SECRETS_KEY from JWT_SECRET when none is set (catalog's
-# vault, observability's webhook secrets): a production key must be none of these.
-_JWT_DERIVED_KEY_CONTEXTS = (
-    b"",
-    b"hyperstrate/catalog/dev-secrets-key\x00",
-    b"hyperstrate/observability/dev-secrets-key\x00",
-)
+#: Contexts of the development keys derived from JWT_SECRET when SECRETS_KEY is unset: the
+#: catalog's vault and observability's webhook secrets (production refuses any such key).
+CATALOG_DEV_KEY_CONTEXT = b"hyperstrate/catalog/dev-secrets-key\x00"
+OBSERVABILITY_DEV_KEY_CONTEXT = b"hyperstrate/observability/dev-secrets-key\x00"
+_JWT_DERIVED_KEY_CONTEXTS = (b"", CATALOG_DEV_KEY_CONTEXT, OBSERVABILITY_DEV_KEY_CONTEXT)
 
 
 class SettingsError(ValueError):
@@ -113,6 +114,12 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     def effective_jwt_secret(self) -> str:
         """JWT_SECRET, or the insecure development fallback outside production."""
         return self.jwt_secret or INSECURE_DEV_JWT_SECRET
+
+
+def development_secrets_key(jwt_secret: str, context: bytes) -> bytes:
+    """The 32-byte key a service encrypts with outside production when SECRETS_KEY is unset,
+    derived from JWT_SECRET (anyone who knows that secret can decrypt: development only)."""
+    return hashlib.sha256(context + jwt_secret.encode("utf-8")).digest()
 
 
 def _check_production_secrets(jwt_secret: str, secrets_key: str) -> None:

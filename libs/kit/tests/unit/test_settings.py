@@ -12,9 +12,12 @@ from hyperstrate_auth.settings import AuthSettings
 from hyperstrate_gateway.settings import GatewaySettings
 from hyperstrate_kit.security import generate_secret_key_text
 from hyperstrate_kit.settings import (
+    CATALOG_DEV_KEY_CONTEXT,
     INSECURE_DEV_JWT_SECRET,
+    OBSERVABILITY_DEV_KEY_CONTEXT,
     ServiceSettings,
     SettingsError,
+    development_secrets_key,
     load_settings,
 )
 from hyperstrate_observability.settings import ObservabilitySettings
@@ -58,15 +61,14 @@ def test_production_refuses_to_start_without_jwt_secret(tmp_path: Path) -> None:
 
 
 def _dev_derived_key(context: bytes, jwt_secret: str) -> str:
-    """SECRETS_KEY as catalog and observability derive it outside production."""
-    raw = hashlib.sha256(context + jwt_secret.encode()).digest()
-    return base64.urlsafe_b64encode(raw).decode()
+    """SECRETS_KEY as catalog and observability derive it outside production, as text."""
+    return base64.urlsafe_b64encode(development_secrets_key(jwt_secret, context)).decode()
 
 
-CATALOG_DEV_KEY = _dev_derived_key(b"hyperstrate/catalog/dev-secrets-key\x00", STRONG_JWT_SECRET)
-OBSERVABILITY_DEV_KEY = _dev_derived_key(
-    b"hyperstrate/observability/dev-secrets-key\x00", STRONG_JWT_SECRET
-)
+CATALOG_DEV_KEY = _dev_derived_key(CATALOG_DEV_KEY_CONTEXT, STRONG_JWT_SECRET)
+OBSERVABILITY_DEV_KEY = _dev_derived_key(OBSERVABILITY_DEV_KEY_CONTEXT, STRONG_JWT_SECRET)
+# The plain hash of the secret, too.
+PLAIN_HASH_KEY = base64.b64encode(hashlib.sha256(STRONG_JWT_SECRET.encode()).digest()).decode()
 ROTATED_TO_A_DERIVED_KEY = (
     f"{generate_secret_key_text()},{_dev_derived_key(b'', STRONG_JWT_SECRET)}"
 )

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 
 from hyperstrate_kit.security import SecretBox
+from hyperstrate_kit.settings import CATALOG_DEV_KEY_CONTEXT, development_secrets_key
 
 __all__ = ["SecretBoxVault", "vault_from_settings"]
 
 log = logging.getLogger(__name__)
-
-_DEV_KEY_CONTEXT = b"hyperstrate/catalog/dev-secrets-key\x00"
 
 
 class SecretBoxVault:
@@ -44,5 +42,5 @@ def vault_from_settings(secrets_key: str, jwt_secret: str, *, production: bool) 
         "SECRETS_KEY is not set: encrypting secrets with a development key derived from "
         "JWT_SECRET; set SECRETS_KEY before storing real provider keys"
     )
-    raw = hashlib.sha256(_DEV_KEY_CONTEXT + jwt_secret.encode("utf-8")).digest()
+    raw = development_secrets_key(jwt_secret, CATALOG_DEV_KEY_CONTEXT)
     return SecretBoxVault(SecretBox.from_key_text(base64.urlsafe_b64encode(raw).decode("ascii")))

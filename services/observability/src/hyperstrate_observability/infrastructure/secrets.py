@@ -3,16 +3,14 @@ development key derived from `JWT_SECRET` (with a warning)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from hyperstrate_kit.security import SecretBox
+from hyperstrate_kit.settings import OBSERVABILITY_DEV_KEY_CONTEXT, development_secrets_key
 
 __all__ = ["secret_box"]
 
 log = logging.getLogger(__name__)
-
-_DEV_KEY_CONTEXT = b"hyperstrate/observability/dev-secrets-key\x00"
 
 
 def secret_box(secrets_key: str, jwt_secret: str, *, production: bool) -> SecretBox:
@@ -25,5 +23,5 @@ def secret_box(secrets_key: str, jwt_secret: str, *, production: bool) -> Secret
         "SECRETS_KEY is not set: encrypting webhook secrets with a development key derived "
         "from JWT_SECRET; set SECRETS_KEY before relying on them"
     )
-    raw = hashlib.sha256(_DEV_KEY_CONTEXT + jwt_secret.encode("utf-8")).digest()
+    raw = development_secrets_key(jwt_secret, OBSERVABILITY_DEV_KEY_CONTEXT)
     return SecretBox([raw])
