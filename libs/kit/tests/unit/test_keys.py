@@ -96,6 +96,17 @@ def test_api_key_follows_its_user() -> None:
     assert directory.lookup("h1") is None
 
 
+def test_a_disabled_users_api_keys_stop_until_enabled() -> None:
+    directory = _directory()
+    directory.apply(
+        UserUpdated(org_id="o1", aggregate_id="u1", name="A", role="member", disabled=True)
+    )
+    assert directory.lookup("h1") is None
+    assert directory.lookup("h2") is not None  # a virtual key acts for no user
+    directory.apply(UserUpdated(org_id="o1", aggregate_id="u1", name="A", role="member"))
+    assert directory.lookup("h1") is not None
+
+
 def test_deleted_organization_disables_every_key() -> None:
     directory = _directory()
     directory.apply(OrganizationDeleted(org_id="o1", aggregate_id="o1"))
