@@ -3,20 +3,14 @@ wrote: what auth's login throttle counts as the client address behind the gatewa
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import uvicorn
 
 from hyperstrate_gateway.app import create_app
 from hyperstrate_gateway.settings import GatewaySettings
-from hyperstrate_kit.embedded import free_port
 from hyperstrate_kit.settings import load_settings
-from hyperstrate_kit.testing import Infrastructure, serve_app, wait_for
+from hyperstrate_kit.testing import Infrastructure, serve_app
 
 
 class ForwardedForRecorder:
@@ -36,24 +30,6 @@ class ForwardedForRecorder:
         await send({"type": "http.response.body", "body": b""})
 
 
-@contextlib.asynccontextmanager
-async def serve_as_deployed(app: Any) -> AsyncIterator[str]:
-    """Serve `app` as `python -m` does (`proxy_headers=False`: the peer is the socket's, not
-    what a header says; the test helper's uvicorn would believe loopback's X-Forwarded-For)."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, proxy_headers=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        await wait_for(lambda: server.started, timeout=30, message="the gateway to start")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.to_thread(thread.join, 30)
-
-
 async def test_the_gateway_appends_the_client_address_to_x_forwarded_for(
     infrastructure: Infrastructure,
 ) -> None:
@@ -71,7 +47,7 @@ async def test_the_gateway_appends_the_client_address_to_x_forwarded_for(
             },
         )
         async with (
-            serve_as_deployed(create_app(settings)) as gateway_url,
+            serve_app(create_app(settings)) as gateway_url,
             httpx.AsyncClient(base_url=gateway_url) as client,
         ):
             await client.post("/auth/login", json={})

@@ -90,8 +90,11 @@ async def serve_app(app: Any, timeout: float = 30.0) -> AsyncIterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    # proxy_headers=False as `python -m` serves it: the client is the socket's peer, never
+    # what a loopback caller's X-Forwarded-For says (the services judge that header).
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                                           access_log=False, lifespan="on"))  # fmt: skip
+                                           access_log=False, lifespan="on",
+                                           proxy_headers=False))  # fmt: skip
     thread = threading.Thread(target=server.run, name=f"app-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
