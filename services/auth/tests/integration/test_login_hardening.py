@@ -228,3 +228,21 @@ async def test_an_email_used_in_another_organization_discloses_nothing(
     assert chosen.status_code == 200 and chosen.json()["user"]["orgId"] == b_org
     a_users = (await auth_client.get("/auth/users", headers=bearer(a_admin))).json()
     assert [u["name"] for u in a_users["items"]] == ["Ada"]
+
+
+async def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(
+    infrastructure: Infrastructure,
+) -> None:
+    async with _auth(
+        infrastructure,
+        TRUSTED_PROXIES="",  # not even loopback: this client is no proxy
+        LOGIN_ADDRESS_FREE_FAILURES="2",
+        LOGIN_ADDRESS_LOCK_AFTER_FAILURES="3",
+        LOGIN_LOCK_SECONDS="60",
+    ) as client:
+        await setup_admin(client)
+        for n in range(3):  # a new made-up address each time: all count as this client's
+            answer = await _login(client, f"guess{n}@a.example", "wrong", f"198.51.100.{n}")
+            assert answer.status_code == 401
+        blocked = await _login(client, "admin@a.example", ADMIN_PASSWORD, "198.51.100.99")
+        assert blocked.status_code == 429
