@@ -47,7 +47,7 @@ async def _start(runtime: Runtime[GatewaySettings]) -> None:
     routers = RouterDirectory()
     # Keys and session users: the kit's projection of the AUTH stream (runtime.sessions).
     await runtime.follow("router.router.>", routers.apply, router_registry())
-    mux = ReplyMux(runtime.nc)
+    mux = ReplyMux(runtime.nc, runtime.settings.router_liveness_timeout_secs)
     await mux.start()
     auth = InferAuth(runtime.sessions, routers)
     payloads = PayloadStore(

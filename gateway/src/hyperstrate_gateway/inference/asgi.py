@@ -20,11 +20,12 @@ import msgspec
 
 from hyperstrate_contracts.router import InferRequest
 from hyperstrate_gateway.inference.auth import AccessDenied, InferAuth, Verdict
-from hyperstrate_gateway.inference.hop import Frame, ReplyMux, RouterUnavailable
+from hyperstrate_gateway.inference.hop import Frame, ReplyMux, RouterSilent
 from hyperstrate_kit.http import RequestContextMiddleware
 from hyperstrate_kit.logs import request_id_var
 from hyperstrate_kit.payloads import PayloadMissing, PayloadStore
 from hyperstrate_kit.telemetry import current_trace_id
+from hyperstrate_providers.client_errors import api_error, stream_error_frame
 from hyperstrate_providers.request_checks import (
     InvalidRequestBody,
     check_chat_completion,
@@ -48,23 +49,6 @@ _SSE = [
 #: Each wire format's check of a body: one decode, the body's `model` out of it.
 _BODY_CHECKS = {"openai": check_chat_completion, "anthropic": check_messages}
 _encoder = msgspec.json.Encoder()
-
-
-def _error_body(api: Api, status: int, message: str) -> bytes:
-    kinds = {
-        400: "invalid_request_error",
-        401: "authentication_error",
-        403: "permission_error",
-        404: "not_found_error",
-        413: "request_too_large",
-        429: "rate_limit_error",
-    }
-    kind = kinds.get(status, "api_error")
-    if api == "anthropic":
-        return _encoder.encode({"type": "error", "error": {"type": kind, "message": message}})
-    return _encoder.encode(
-        {"error": {"message": message, "type": kind, "param": None, "code": None}}
-    )
 
 
 def _route(method: str, path: str) -> tuple[str, Api, str | None] | None:
@@ -119,7 +103,7 @@ class InferenceFront:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         auth: InferAuth | None = self.services.get("infer_auth")
         if auth is None:
-            await _respond(send, 503, _error_body(api, 503, "the gateway is starting"))
+            await _respond(send, 503, api_error(api, 503, "the gateway is starting"))
             return
         try:
             if action == "models":
@@ -142,7 +126,7 @@ class InferenceFront:
                 else []
             )
             await _respond(
-                send, denied.status, _error_body(api, denied.status, denied.message), extra
+                send, denied.status, api_error(api, denied.status, denied.message), extra
             )
             return
         except InvalidRequestBody as invalid:
@@ -180,8 +164,9 @@ class InferenceFront:
         answers = mux.call(request)
         try:
             first = await anext(answers)
-        except RouterUnavailable:
-            await _respond(send, 504, _error_body(api, 504, "the router did not answer in time"))
+        except RouterSilent as silent:
+            await _router_lost(mux, request, silent)
+            await _respond(send, 502, api_error(api, 502, str(silent)))
             return
         if first.end is not None:  # a whole answer, or an error before any byte
             end = first.end
@@ -195,7 +180,7 @@ class InferenceFront:
                 try:
                     body = await self.services["payloads"].take(end.body_ref)
                 except PayloadMissing:
-                    body = _error_body(api, 502, "the router's answer expired before delivery")
+                    body = api_error(api, 502, "the router's answer expired before delivery")
                     end = msgspec.structs.replace(end, status=502)
             await _respond(send, end.status, body, extra)
             return
@@ -205,6 +190,11 @@ class InferenceFront:
             await _stream(first, answers, send, watcher)
         except (OSError, _ClientGone):
             await mux.cancel(request.request_id)  # stop the upstream call; what ran is billed
+        except RouterSilent as silent:
+            await _router_lost(mux, request, silent)
+            with contextlib.suppress(OSError):  # the client's SDK raises on this event
+                error = stream_error_frame(api, 502, str(silent))
+                await send({"type": "http.response.body", "body": error, "more_body": False})
         finally:
             watcher.cancel()
             await answers.aclose()
@@ -258,6 +248,14 @@ def _trace_id() -> str:
 
 class _ClientGone(Exception):
     pass
+
+
+async def _router_lost(mux: ReplyMux, request: InferRequest, silent: RouterSilent) -> None:
+    """Log the failure, and tell a router that may yet be alive (its words lost, or it is
+    only slow) to stop: nobody will read its answer."""
+    log.warning("inference %s failed: %s", request.request_id, silent)
+    with contextlib.suppress(Exception):
+        await mux.cancel(request.request_id)
 
 
 async def _stream(first: Frame, answers: Any, send: Any, watcher: asyncio.Future[None]) -> None:

@@ -20,6 +20,8 @@ __all__ = [
     "INFER_QUEUE",
     "INFER_SUBJECT",
     "INTERCEPTOR_TYPES",
+    "LIVENESS_HEADER",
+    "LIVENESS_INTERVAL_SECS",
     "ROUTER_EVENTS",
     "STRATEGIES",
     "Caller",
@@ -151,6 +153,11 @@ INFER_SUBJECT = "svc.router.infer"
 INFER_QUEUE = "router"
 #: + request id: the client went away; every router replica listens, the one serving it stops.
 CANCEL_SUBJECT_PREFIX = "svc.router.cancel."
+#: Header of the router's "still working" message to a reply inbox (empty body): sent while
+#: an answer runs, after LIVENESS_INTERVAL_SECS without any other message to that inbox, so a
+#: quick answer never carries one. The gateway takes a longer silence for a router gone.
+LIVENESS_HEADER = "Hs-Live"
+LIVENESS_INTERVAL_SECS = 1.0
 #: JetStream object store for bodies larger than a NATS message; messages carry their name.
 PAYLOAD_BUCKET = "inference-payloads"
 
@@ -186,7 +193,8 @@ class InferEnd(msgspec.Struct, frozen=True, kw_only=True):
     """The last message of an answer: status and, for non-streaming answers, the body.
 
     Streaming answers arrive first as numbered chunk messages (header `Hs-Seq`), each one
-    SSE frame ready for the client, then this message (header `Hs-End: 1`).
+    SSE frame ready for the client, then this message (header `Hs-End: 1`). Between them, or
+    before the first, a long answer carries liveness messages (LIVENESS_HEADER).
     """
 
     status: int
