@@ -1,9 +1,12 @@
 """The router's side of the hop over real NATS: streamed frames reach the reply inbox in order,
-the first at once, a burst together, and none is held back waiting for a later one."""
+the first at once, a burst together, and none is held back waiting for a later one; a long
+answer carries liveness messages (so the gateway can tell it from a dead router), a quick
+one none."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -11,7 +14,14 @@ import msgspec
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from hyperstrate_contracts.router import INFER_SUBJECT, Caller, InferEnd, InferRequest
+from hyperstrate_contracts.router import (
+    INFER_SUBJECT,
+    LIVENESS_HEADER,
+    LIVENESS_INTERVAL_SECS,
+    Caller,
+    InferEnd,
+    InferRequest,
+)
 from hyperstrate_kit.bus import connect_nats
 from hyperstrate_kit.payloads import PayloadStore
 from hyperstrate_kit.testing import Infrastructure, unique_name, wait_for
@@ -67,7 +77,11 @@ async def _ask(nc: NatsClient, messages: list[Msg]) -> asyncio.Event:
 
 
 def _frames(messages: list[Msg]) -> list[bytes]:
-    return [m.data for m in messages if not (m.headers or {}).get("Hs-End")]
+    return [m.data for m in messages if "Hs-Seq" in (m.headers or {})]
+
+
+def _liveness(messages: list[Msg]) -> list[Msg]:
+    return [m for m in messages if (m.headers or {}).get(LIVENESS_HEADER)]
 
 
 async def test_a_burst_of_frames_arrives_in_order_the_first_alone(
@@ -132,3 +146,35 @@ async def test_a_stream_that_fails_unexpectedly_ends_with_an_error_frame(
     assert b"a bug midway" not in frames  # internals stay in the log
     end = msgspec.json.decode(messages[-1].data, type=InferEnd)
     assert end.status == 500
+
+
+async def test_a_long_answer_carries_liveness_messages_and_a_quick_one_none(
+    infrastructure: Infrastructure,
+) -> None:
+    slow: list[Msg] = []
+
+    async def produce_slowly(send: Send) -> None:
+        await send(b"data: first\n\n")
+        # A slow model: the next frame comes only once the gateway has heard that it lives.
+        await wait_for(lambda: len(_liveness(slow)) >= 3, timeout=10, message="liveness")
+        await send(b"data: second\n\n")
+
+    async with _worker(infrastructure, produce_slowly) as nc:
+        started = time.monotonic()
+        ended = await _ask(nc, slow)
+        await asyncio.wait_for(ended.wait(), timeout=15)
+    took = time.monotonic() - started
+    assert _frames(slow) == [b"data: first\n\n", b"data: second\n\n"]  # in sequence, unmixed
+    beats = _liveness(slow)
+    assert all(m.data == b"" and "Hs-Seq" not in m.headers for m in beats)
+    # Never silent past 1.5 intervals (the gateway's 5 s deadline has room to spare).
+    assert took <= len(beats) * 1.5 * LIVENESS_INTERVAL_SECS + 2.0, (took, len(beats))
+
+    async def produce_quickly(send: Send) -> None:
+        await send(b"data: only\n\n")
+
+    quick: list[Msg] = []
+    async with _worker(infrastructure, produce_quickly) as nc:
+        ended = await _ask(nc, quick)
+        await asyncio.wait_for(ended.wait(), timeout=5)
+    assert _frames(quick) == [b"data: only\n\n"] and not _liveness(quick)
