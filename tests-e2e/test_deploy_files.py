@@ -33,7 +33,13 @@ import yaml
 
 from hyperstrate_kit.security import generate_secret_key_text
 from hyperstrate_kit.service import ServiceDefinition
-from hyperstrate_kit.settings import ServiceSettings, SettingsError, env_var_name, load_settings
+from hyperstrate_kit.settings import (
+    ServiceSettings,
+    SettingsError,
+    env_var_name,
+    load_settings,
+    nats_servers,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +59,9 @@ SERVICE_MODULES = (
     "hyperstrate_prompts",
     "hyperstrate_observability",
 )
+#: Processes without HTTP, by the service whose settings and database they use.
+WORKER_MODULES = {"hyperstrate_catalog.worker": "hyperstrate_catalog"}
+RUNNABLE_MODULES = (*SERVICE_MODULES, *WORKER_MODULES)
 # Secrets must never be written into docker-compose.yml, only interpolated.
 SECRET_VARS = ("JWT_SECRET", "SECRETS_KEY", "DATABASE_URL", "POSTGRES_PASSWORD")
 
@@ -73,7 +82,8 @@ def load_docs(path: Path) -> list[Any]:
 @cache
 def definition(module: str) -> ServiceDefinition[Any]:
     """The service definition `python -m <module>` runs."""
-    found: ServiceDefinition[Any] = importlib.import_module(f"{module}.app").definition
+    service = WORKER_MODULES.get(module, module)
+    found: ServiceDefinition[Any] = importlib.import_module(f"{service}.app").definition
     return found
 
 
@@ -120,12 +130,15 @@ def check_env(module: str, env: Mapping[str, str], where: str, tmp_path: Path) -
 def module_of(argv: list[str], where: str) -> str:
     assert "-m" in argv, f"{where}: {argv} does not run `python -m <module>`"
     module = argv[argv.index("-m") + 1]
-    assert module in SERVICE_MODULES, f"{where}: {module} is not a hyperstrate service"
+    assert module in RUNNABLE_MODULES, f"{where}: {module} is not a hyperstrate service"
     return module
 
 
 def check_module_runs(module: str) -> None:
     assert importlib.util.find_spec(module) is not None, f"{module} not installed"
+    if module in WORKER_MODULES:  # a module run as a script: its `main()`
+        assert callable(getattr(importlib.import_module(module), "main", None)), module
+        return
     assert importlib.util.find_spec(f"{module}.__main__") is not None, f"{module} has no __main__"
 
 
@@ -398,7 +411,7 @@ def compose_module(name: str, spec: Mapping[str, Any]) -> str:
 
 def test_compose_runs_each_service_once() -> None:
     modules = [compose_module(n, s) for n, s in compose_app_services().items()]
-    assert sorted(modules) == sorted(SERVICE_MODULES)
+    assert sorted(modules) == sorted(RUNNABLE_MODULES)
     for module in modules:
         check_module_runs(module)
 
@@ -423,6 +436,12 @@ def test_compose_commits_no_secret() -> None:
 def test_compose_ports_are_the_default_ports() -> None:
     for name, spec in compose_app_services().items():
         module = compose_module(name, spec)
+        if module in WORKER_MODULES:
+            assert not spec.get("ports"), f"compose {name}: a worker serves no port"
+            assert spec.get("healthcheck", {}).get("disable") is True, (
+                f"compose {name}: the image's HTTP healthcheck would mark the worker unhealthy"
+            )
+            continue
         port = default_port(module)
         env = compose_env(spec)
         assert int(env.get("PORT", port)) == port, f"compose {name}: PORT differs from {port}"
@@ -611,7 +630,7 @@ def resolve_port(container: Mapping[str, Any], port: int | str) -> int:
 @pytest.mark.parametrize("root", build_roots(), ids=lambda p: p.name)
 def test_k8s_runs_each_service_once(root: Path) -> None:
     modules = [module for module, _pod, _container in containers(root)]
-    assert sorted(modules) == sorted(SERVICE_MODULES)
+    assert sorted(modules) == sorted(RUNNABLE_MODULES)
     for module in modules:
         check_module_runs(module)
 
@@ -660,7 +679,12 @@ def test_placeholder_secrets_stop_a_production_start(module: str, tmp_path: Path
 @pytest.mark.parametrize("root", build_roots(), ids=lambda p: p.name)
 def test_k8s_ports_and_probes_use_the_default_port(root: Path) -> None:
     for module, _pod, container in containers(root):
-        port, where = default_port(module), f"{root.name} {container['name']}"
+        where = f"{root.name} {container['name']}"
+        if module in WORKER_MODULES:  # no HTTP: nothing to probe, nothing to route to
+            assert not container.get("ports"), where
+            assert not {"livenessProbe", "readinessProbe", "startupProbe"} & container.keys()
+            continue
+        port = default_port(module)
         assert [p["containerPort"] for p in container["ports"]] == [port], where
         probes = {
             "livenessProbe": "/healthz",
@@ -682,6 +706,9 @@ def test_k8s_services_route_to_the_pods(root: Path) -> None:
     services = of_kind(docs, "Service")
     for name, deployment in of_kind(docs, "Deployment").items():
         service = services.get(name)
+        if not deployment["spec"]["template"]["spec"]["containers"][0].get("ports"):
+            assert service is None, f"{root.name}: {name} serves no port, yet has a Service"
+            continue
         assert service, f"{root.name}: Deployment {name} has no Service"
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert service["spec"]["selector"].items() <= labels.items(), f"{name}: selector"
@@ -794,10 +821,70 @@ def test_nats_cluster_has_three_routes_and_jetstream() -> None:
 
 
 @pytest.mark.parametrize("root", build_roots(), ids=lambda p: p.name)
-def test_services_nats_url_points_at_the_nats_service(root: Path) -> None:
-    services = of_kind(manifests(root), "Service")
+def test_services_nats_url_lists_every_pod_of_the_nats_cluster(root: Path) -> None:
+    docs = manifests(root)
+    (statefulset,) = of_kind(docs, "StatefulSet").values()
+    name, governing = statefulset["metadata"]["name"], statefulset["spec"]["serviceName"]
+    client_port = next(
+        p["containerPort"]
+        for p in statefulset["spec"]["template"]["spec"]["containers"][0]["ports"]
+        if p["name"] == "client"
+    )
+    pods = {f"nats://{name}-{i}.{governing}:{client_port}" for i in range(3)}
+    assert statefulset["spec"]["replicas"] == len(pods)
     for module, _pod, container in containers(root):
-        url = container_env(root, container, module)["NATS_URL"]
-        host, port = url.split("//", 1)[1].split(",")[0].rsplit(":", 1)
-        assert host in services, f"{module}: NATS_URL host {host} is no Service"
-        assert int(port) in {p["port"] for p in services[host]["spec"]["ports"]}
+        env = container_env(root, container, module)
+        assert set(nats_servers(env["NATS_URL"])) == pods, f"{module}: NATS_URL {env['NATS_URL']}"
+        assert env.get("NATS_STREAM_REPLICAS") == "3", f"{module}: streams must be R3"
+
+
+def _hpa_minimum(root: Path, hpa: Mapping[str, Any]) -> int:
+    """An HPA's minReplicas, after the root's JSON patches of it."""
+    minimum = int(hpa["spec"]["minReplicas"])
+    for patch in kustomization(root).get("patches", []):
+        if patch.get("target", {}).get("name") == hpa["metadata"]["name"] and "patch" in patch:
+            for op in yaml.safe_load(patch["patch"]):
+                if op["path"] == "/spec/minReplicas":
+                    minimum = int(op["value"])
+    return minimum
+
+
+def _replicas(root: Path, deployment: Mapping[str, Any]) -> int:
+    """A Deployment's pods in `root`: the overlay's count, its HPA's minimum, or its own."""
+    name = deployment["metadata"]["name"]
+    for replica in kustomization(root).get("replicas", []):
+        if replica["name"] == name:
+            return int(replica["count"])
+    for hpa in of_kind(manifests(root), "HorizontalPodAutoscaler").values():
+        if hpa["spec"]["scaleTargetRef"]["name"] == name:
+            return _hpa_minimum(root, hpa)
+    return int(deployment["spec"].get("replicas", 1))
+
+
+@pytest.mark.parametrize("root", build_roots(), ids=lambda p: p.name)
+def test_disruption_budgets_leave_drains_possible_and_keep_the_nats_quorum(root: Path) -> None:
+    docs = manifests(root)
+    workloads = {**of_kind(docs, "Deployment"), **of_kind(docs, "StatefulSet")}
+    budgets = of_kind(docs, "PodDisruptionBudget")
+    assert "nats" in budgets and "gateway" in budgets
+    for name, budget in budgets.items():
+        selector = budget["spec"]["selector"]["matchLabels"]
+        (target,) = (
+            w
+            for w in workloads.values()
+            if selector.items() <= w["spec"]["template"]["metadata"]["labels"].items()
+        )
+        if target["kind"] == "StatefulSet":
+            pods = int(target["spec"]["replicas"])
+            quorum = pods // 2 + 1
+            assert budget["spec"].get("minAvailable") == quorum, f"{name}: keep {quorum} up"
+        else:
+            pods = _replicas(root, target)
+        spec = budget["spec"]
+        available = spec.get("minAvailable", pods - spec.get("maxUnavailable", 0))
+        assert int(available) < pods, (
+            f"{root.name} {name}: {available} of {pods} pods blocks drains"
+        )
+    for name, deployment in of_kind(docs, "Deployment").items():
+        if _replicas(root, deployment) > 1:
+            assert name in budgets, f"{root.name}: {name} runs replicas without a budget"
