@@ -23,7 +23,7 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     observability_service_url: str = "http://127.0.0.1:8095"
     #: An inference whose router says nothing for this long (no frame, no liveness message)
     #: is answered 502: the router is gone. Routers speak at least every 1.5 s while at work.
-    router_liveness_timeout_secs: float = 5.0
+    router_liveness_timeout_secs: float = 4.0
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -2,7 +2,7 @@
 in the inference queue group takes a request and then goes silent (as a SIGKILLed router, or
 one whose messages a NATS restart lost), before any byte or in the middle of a stream. The
 client gets a 502 in its route's API, or its stream ends with an error event, within the
-liveness timeout (5 s), where it used to wait 300 s. A router that is still at work says so
+liveness timeout (4 s), where it used to wait 300 s. A router that is still at work says so
 and is waited for; with no router at all, NATS's "no responders" is a 503 at once."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from hyperstrate_contracts.router import (
 )
 from hyperstrate_kit.testing import Infrastructure, wait_for
 
-LIVENESS_TIMEOUT = 5.0  # the gateway's default ROUTER_LIVENESS_TIMEOUT_SECS
+LIVENESS_TIMEOUT = 4.0  # the gateway's default ROUTER_LIVENESS_TIMEOUT_SECS
 SLACK = 2.0  # a loaded test machine
 ROUTES = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 OPENAI_ANSWER = b'{"id":"c1","object":"chat.completion","choices":[]}'

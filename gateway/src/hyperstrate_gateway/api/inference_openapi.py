@@ -31,7 +31,7 @@ _ERRORS: dict[int, str] = {
     413: "The body is larger than 32 MiB.",
     429: "The key's, the router's or a budget's limit is reached; see `Retry-After`.",
     502: "The provider failed, or its answer broke the requested JSON schema, or the router "
-    "stopped answering (no word for ROUTER_LIVENESS_TIMEOUT_SECS, 5 s: it may have reached "
+    "stopped answering (no word for ROUTER_LIVENESS_TIMEOUT_SECS, 4 s: it may have reached "
     "the provider).",
     503: "The gateway is starting, no router is running (nothing was sent anywhere: safe to "
     "retry), or the router has no available target.",

@@ -104,7 +104,7 @@ class _Answers:
 class ReplyMux:
     """Requests to the router and their answers, over one inbox subscription."""
 
-    def __init__(self, nc: NatsClient, liveness_timeout: float = 5.0) -> None:
+    def __init__(self, nc: NatsClient, liveness_timeout: float = 4.0) -> None:
         self.nc = nc
         self.liveness_timeout = liveness_timeout
         self._prefix = ""
