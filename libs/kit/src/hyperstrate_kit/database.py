@@ -19,6 +19,7 @@ import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, text
+from sqlalchemy import exc as sqlalchemy_errors
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -32,6 +33,7 @@ __all__ = [
     "Database",
     "MigrationSet",
     "advisory_key",
+    "database_unavailable",
     "database_url_for",
     "ensure_database",
     "run_alembic_env",
@@ -57,6 +59,54 @@ KIT_MIGRATIONS = MigrationSet("hyperstrate_kit.migrations", "kit_alembic_version
 def advisory_key(name: str) -> int:
     """A stable signed 64-bit key for pg_advisory_lock, derived from a name."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+#: What PostgreSQL (or the way to it) being away looks like through asyncpg: refused or
+#: lost connections, a server starting or shutting down, no connection slot left.
+_ASYNCPG_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,  # class 08, ConnectionDoesNotExistError included
+    asyncpg.InterfaceError,  # "connection is closed", "another operation is in progress"
+    asyncpg.CannotConnectNowError,  # 57P03: starting up or shutting down
+    asyncpg.AdminShutdownError,  # 57P01: the server was stopped under the session
+    asyncpg.CrashShutdownError,  # 57P02
+    asyncpg.TooManyConnectionsError,  # 53300
+)
+#: The same through SQLAlchemy: pool timeouts, and the wrappers of the above.
+_SQLALCHEMY_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    sqlalchemy_errors.TimeoutError,  # QueuePool limit reached while connections hang
+    sqlalchemy_errors.OperationalError,
+    sqlalchemy_errors.InterfaceError,
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database is away (down, restarting, unreachable), not that a
+    statement was wrong: the caller should retry shortly. Follows the causes SQLAlchemy
+    and asyncpg chain, and counts a socket error (refused, reset) raised inside either."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _ASYNCPG_UNAVAILABLE + _SQLALCHEMY_UNAVAILABLE):
+            return True
+        if isinstance(current, sqlalchemy_errors.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, (OSError, TimeoutError)) and _raised_by_database_driver(current):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
+def _raised_by_database_driver(exc: BaseException) -> bool:
+    # asyncpg's connect lets ConnectionRefusedError through unwrapped, and SQLAlchemy does not
+    # wrap it either; only its traceback tells it from any other socket's error.
+    traceback = exc.__traceback__
+    while traceback is not None:
+        module = traceback.tb_frame.f_globals.get("__name__", "")
+        if module.startswith(("asyncpg", "sqlalchemy")):
+            return True
+        traceback = traceback.tb_next
+    return False
 
 
 def database_url_for(server_url: str, database: str) -> URL:

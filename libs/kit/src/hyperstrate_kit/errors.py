@@ -11,6 +11,7 @@ import msgspec
 __all__ = [
     "AppError",
     "ConflictError",
+    "DatabaseUnavailableError",
     "ErrorBody",
     "ForbiddenError",
     "InvalidInputError",
@@ -91,3 +92,11 @@ class UnavailableError(AppError):
 
     status_code = 503
     default_message = "service unavailable"
+
+
+class DatabaseUnavailableError(UnavailableError):
+    """The service's database is away (down, restarting, unreachable): 503 with Retry-After;
+    the request did nothing and may be sent again."""
+
+    default_message = "database unavailable, retry shortly"
+    retry_after = 2

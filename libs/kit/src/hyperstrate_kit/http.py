@@ -35,7 +35,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError
 
 from hyperstrate_kit.actors import close_request_scope, open_request_scope
-from hyperstrate_kit.errors import AppError, ErrorBody, RateLimitedError
+from hyperstrate_kit.database import database_unavailable
+from hyperstrate_kit.errors import AppError, DatabaseUnavailableError, ErrorBody, RateLimitedError
 from hyperstrate_kit.eventstore import ConcurrencyError
 from hyperstrate_kit.logs import request_id_var
 from hyperstrate_kit.metrics import HTTP_REQUESTS
@@ -204,7 +205,7 @@ def _on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBod
 
 def _on_app_error(_: Request[Any, Any, Any], exc: AppError) -> Response[ErrorBody]:
     headers = None
-    if isinstance(exc, RateLimitedError):
+    if isinstance(exc, (RateLimitedError, DatabaseUnavailableError)):
         headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
     return error_response(exc.status_code, exc.message, exc.fields, headers)
 
@@ -234,6 +235,10 @@ def _on_too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[Err
 
 
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    if database_unavailable(exc):  # an outage, not a bug: say so, no stack trace
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                    type(exc).__name__)  # fmt: skip
+        return _on_app_error(request, DatabaseUnavailableError())
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal server error")
 

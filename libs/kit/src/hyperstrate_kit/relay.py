@@ -52,22 +52,19 @@ class OutboxRelay:
         self.published_position = 0
 
     async def run(self) -> None:
-        """Relay until cancelled, taking over leadership when it becomes free."""
+        """Relay until cancelled, taking over leadership when it becomes free.
+
+        Raises when the database goes away (refused, reset, restarted): run it under the
+        kit's supervisor (`Runtime.spawn`), which starts it again with a capped backoff; it
+        then resumes from the cursor it saved.
+        """
         url = self.store.database.engine.url.set(drivername="postgresql")
-        backoff = 0.2
-        while True:
-            try:
-                conn = await asyncpg.connect(url.render_as_string(hide_password=False))
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("relay cannot reach the database: %s", exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            try:
-                await self._lead(conn)
-            finally:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(conn.close(timeout=2))
+        conn = await asyncpg.connect(url.render_as_string(hide_password=False), timeout=10)
+        try:
+            await self._lead(conn)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(conn.close(timeout=2))
 
     async def _lead(self, conn: asyncpg.Connection) -> None:
         key = advisory_key(f"relay.{self.name}")
@@ -77,6 +74,8 @@ class OutboxRelay:
         self.published_position = await self._load_cursor()
         log.info("relay leading from position %d", self.published_position)
         while True:
+            if conn.is_closed():  # the lock and the LISTEN went with it: lead anew
+                raise asyncpg.ConnectionDoesNotExistError("the relay's connection was lost")
             self._wake.clear()
             if await self.publish_pending():
                 continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import sys
@@ -42,6 +43,7 @@ from hyperstrate_kit.logs import configure_logging
 from hyperstrate_kit.relay import OutboxRelay
 from hyperstrate_kit.sessions import LiveSessions
 from hyperstrate_kit.settings import ServiceSettings, SettingsError, load_settings
+from hyperstrate_kit.supervisor import SupervisedTask
 from hyperstrate_kit.telemetry import configure_tracing
 
 __all__ = ["Runtime", "ServiceDefinition", "create_service_app", "run_cli"]
@@ -103,6 +105,7 @@ class Runtime(Generic[S]):
         )
         self.services: dict[str, Any] = {}  # application services built by start hooks
         self._tasks: list[asyncio.Task[Any]] = []
+        self.supervised: dict[str, SupervisedTask] = {}  # background tasks by name
         self._runners: list[ConsumerRunner[Any]] = []
         self._followers: list[StreamFollower] = []
         self._closers: list[Callable[[], Awaitable[Any]]] = []
@@ -142,14 +145,27 @@ class Runtime(Generic[S]):
             raise RuntimeError("NATS is not connected")
         return self.js
 
-    def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        """Run background work for the service's lifetime; a crash is logged, not silent.
+    def spawn(
+        self,
+        work: Callable[[], Awaitable[Any]] | Coroutine[Any, Any, Any],
+        name: str,
+    ) -> asyncio.Task[Any]:
+        """Run background work for the service's lifetime, supervised.
 
-        Events it appends record the actor `system` with the task's `name`.
+        `work` is a factory of attempts (a bound `run`, say): when an attempt fails because
+        the database or NATS is away, another starts after a capped backoff, and it resumes
+        from its own cursor. Any other failure is a crash that turns `/readyz` red under
+        `task:<name>`. A bare coroutine is one attempt, never restarted. Events it appends
+        record the actor `system` with the task's `name`.
         """
-        task = asyncio.create_task(_as_system(coroutine, name), name=name)
-        task.add_done_callback(_log_task_end)
+        if inspect.iscoroutine(work):
+            supervised = SupervisedTask(name, _once(work))
+        else:
+            supervised = SupervisedTask(name, work)  # type: ignore[arg-type]
+        task = asyncio.create_task(_as_system(supervised.run(), name), name=name)
         self._tasks.append(task)
+        self.supervised[name] = supervised
+        self.readiness.append((f"task:{name}", supervised.readiness))
         return task
 
     async def follow(
@@ -189,7 +205,7 @@ class Runtime(Generic[S]):
         """Run a durable consumer (provisioned at start-up) until shutdown, then drain it."""
         runner = ConsumerRunner(self.require_js(), spec, handler, decode)
         self._runners.append(runner)
-        self.spawn(runner.run(), f"consumer:{spec.durable}")
+        self.spawn(runner.run, f"consumer:{spec.durable}")
         return runner
 
     async def start(self) -> None:
@@ -222,7 +238,7 @@ class Runtime(Generic[S]):
         if self.event_store is not None:
             relay = OutboxRelay(self.event_store, self.js)
             self.services["relay"] = relay
-            self.spawn(relay.run(), "outbox-relay")
+            self.spawn(relay.run, "outbox-relay")
         with acting_as(system_actor("start-up")):
             for hook in definition.on_start:
                 await hook(self)
@@ -253,9 +269,17 @@ async def _as_system(coroutine: Coroutine[Any, Any, T], task: str) -> T:
         return await coroutine
 
 
-def _log_task_end(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("background task %s crashed", task.get_name(), exc_info=task.exception())
+def _once(coroutine: Coroutine[Any, Any, T]) -> Callable[[], Awaitable[T]]:
+    """A factory of exactly one attempt: a coroutine cannot be awaited twice."""
+    attempts = iter([coroutine])
+
+    async def attempt() -> T:
+        try:
+            return await next(attempts)
+        except StopIteration:  # a second attempt: not restartable, so a crash
+            raise RuntimeError("this background task cannot be restarted") from None
+
+    return attempt
 
 
 async def _connect_with_retry(url: str, name: str, timeout: float = 30.0) -> NatsClient:

@@ -16,6 +16,7 @@ import contextlib
 import inspect
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import threading
@@ -39,6 +40,8 @@ from hyperstrate_kit.sessions import Principal, issue_access_token
 
 __all__ = [
     "Infrastructure",
+    "RestartablePostgres",
+    "fast_shutdown_postgres",
     "live_session_token",
     "serve_app",
     "unique_name",
@@ -212,6 +215,50 @@ def infrastructure() -> Iterator[Infrastructure]:
     else:
         with _embedded() as started, users_published_on(started.nats_url):
             yield started
+
+
+class RestartablePostgres:
+    """A PostgreSQL of one test's own, which the test stops (fast shutdown) and starts again
+    on the same port with the same data, as an operator restarting the database would."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.server = EmbeddedPostgres(data_dir, durable=False)
+
+    @property
+    def url(self) -> str:
+        """The server's URL (unchanged across restarts)."""
+        return self.server.url
+
+    async def stop(self) -> None:
+        """Fast shutdown: open sessions are cut, as when PostgreSQL restarts."""
+        await asyncio.to_thread(self.server.stop)
+
+    async def start(self) -> None:
+        """Start it (again) and wait until it accepts connections."""
+        await asyncio.to_thread(self.server.start)
+
+
+@pytest_asyncio.fixture
+async def restartable_postgres(tmp_path: Path) -> AsyncIterator[RestartablePostgres]:
+    """A running PostgreSQL of the test's own that it may stop and start again."""
+    postgres = RestartablePostgres(tmp_path / "restartable-pg")
+    await postgres.start()
+    try:
+        yield postgres
+    finally:
+        await postgres.stop()
+
+
+async def fast_shutdown_postgres(cluster_dir: Path, timeout: float = 30.0) -> None:
+    """Stop the PostgreSQL whose cluster is `cluster_dir` (a process another program
+    started, such as the devstack's) with a fast shutdown, and wait until it has exited."""
+    pid_file = cluster_dir / "postmaster.pid"
+    pid = int(pid_file.read_text().splitlines()[0])
+    os.kill(pid, signal.SIGINT)
+    # The server removes its pid file as its last act (the process may linger as a zombie
+    # of its parent, so its pid is no sign).
+    await wait_for(lambda: not pid_file.exists(), timeout=timeout, interval=0.05,
+                   message=f"postgres {pid} to shut down")  # fmt: skip
 
 
 @pytest.fixture(scope="session")
