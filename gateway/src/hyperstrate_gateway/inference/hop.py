@@ -51,6 +51,10 @@ class Frame:
     end: InferEnd | None = None
 
 
+#: A check of silence that runs this much later than due finds the gateway itself was late.
+_STALL_SECS = 0.25
+
+
 class _Answers:
     """One request's answer messages, in order. A plain deque and a waiter future: cheaper
     per frame than an asyncio.Queue read under `wait_for` (which makes a task each time).
@@ -80,7 +84,9 @@ class _Answers:
         while not self.frames:
             loop = asyncio.get_running_loop()
             self.waiter = waiter = loop.create_future()
-            self.timer = loop.call_later(silence, self._check, waiter, silence)
+            self.timer = loop.call_later(
+                silence, self._check, waiter, silence, time.monotonic() + silence
+            )
             try:
                 await waiter
             finally:
@@ -89,16 +95,24 @@ class _Answers:
                 self.timer = self.waiter = None
         return self.frames.popleft()
 
-    def _check(self, waiter: asyncio.Future[None], silence: float) -> None:
-        quiet = time.monotonic() - self.heard_at
+    def _check(self, waiter: asyncio.Future[None], silence: float, due: float) -> None:
         if waiter.done():
             return
+        now = time.monotonic()
+        quiet = now - self.heard_at
         if quiet < silence:  # heard from meanwhile: wait out the rest of a silence
-            self.timer = asyncio.get_running_loop().call_later(
-                silence - quiet, self._check, waiter, silence
-            )
+            self._check_again(waiter, silence, silence - quiet)
+        elif now - due > _STALL_SECS:
+            # This gateway was held up itself (a busy loop, a starved process): the router's
+            # words may be read but not yet handed over, so give them a moment first.
+            self._check_again(waiter, silence, _STALL_SECS)
         else:
             waiter.set_exception(RouterSilent(f"the router stopped answering ({quiet:.0f} s)"))
+
+    def _check_again(self, waiter: asyncio.Future[None], silence: float, delay: float) -> None:
+        self.timer = asyncio.get_running_loop().call_later(
+            delay, self._check, waiter, silence, time.monotonic() + delay
+        )
 
 
 class ReplyMux:
