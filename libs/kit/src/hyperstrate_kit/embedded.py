@@ -27,7 +27,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 __all__ = [
     "EmbeddedNats",
@@ -90,7 +90,7 @@ class NatsClusterMember:
 
 class EmbeddedNats:
     """A nats-server with JetStream, its store under `data_dir`; with `cluster`, one node
-    of a JetStream cluster, with an HTTP monitor port for `/healthz` and `/jsz`."""
+    of a JetStream cluster, with an HTTP monitor port (`/healthz`, `/jsz`, `/connz`)."""
 
     def __init__(
         self,
@@ -186,10 +186,12 @@ class EmbeddedNats:
             return bool(answer.status == 200)
         return False
 
-    def jsz(self, query: str = "streams=true") -> dict[str, object]:
-        """The node's JetStream report (`/jsz`): meta leader, streams, their replicas."""
-        with urllib.request.urlopen(f"{self.monitor_url}/jsz?{query}", timeout=2.0) as answer:
-            report: dict[str, object] = json.loads(answer.read())
+    def monitor(self, endpoint: str, query: str = "") -> dict[str, Any]:
+        """A report of the node's HTTP monitor: `jsz` (JetStream: meta leader, streams and
+        their replicas), `connz` (clients), `routez` (routes to the other nodes), ..."""
+        url = f"{self.monitor_url}/{endpoint}?{query}"
+        with urllib.request.urlopen(url, timeout=2.0) as answer:
+            report: dict[str, Any] = json.loads(answer.read())
         return report
 
     def start(self, timeout: float = 20.0) -> str:

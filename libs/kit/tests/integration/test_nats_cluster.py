@@ -14,8 +14,8 @@ from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
-from hyperstrate_contracts import StreamSpec
-from hyperstrate_kit.bus import connect_nats, provision_streams
+from hyperstrate_contracts import ConsumerSpec, StreamSpec
+from hyperstrate_kit.bus import connect_nats, provision_consumer, provision_streams
 from hyperstrate_kit.embedded import EmbeddedNats, EmbeddedNatsCluster
 from hyperstrate_kit.testing import wait_for
 
@@ -64,6 +64,8 @@ async def test_an_r3_stream_loses_nothing_when_its_leader_is_killed_and_the_node
         await provision_streams(js, [ORDERS], replicas=3)
         cluster = await _stream_cluster(js)
         assert len(cluster.replicas) == 2, "three copies: the leader and two replicas"
+        consumer = await provision_consumer(js, ConsumerSpec(stream=ORDERS.name, durable="c"))
+        assert consumer.cluster and len(consumer.cluster.replicas or []) == 2, "inherits R3"
 
         for index in range(50):
             await _publish_until_stored(js, index)
@@ -89,10 +91,10 @@ async def test_an_r3_stream_loses_nothing_when_its_leader_is_killed_and_the_node
             return bool(back and back[0].current and not back[0].offline)
 
         await wait_for(rejoined, timeout=30, interval=0.2, message="the node back in the stream")
-        report = await asyncio.to_thread(killed.jsz, "streams=true")
+        report = await asyncio.to_thread(killed.monitor, "jsz", "streams=true")
         streams = [
             stream
-            for account in report.get("account_details", [])  # type: ignore[attr-defined]
+            for account in report.get("account_details", [])
             for stream in account.get("stream_detail", [])
         ]
         (orders,) = (s for s in streams if s["name"] == ORDERS.name)
