@@ -239,14 +239,18 @@ class RestartablePostgres:
 
 
 @pytest_asyncio.fixture
-async def restartable_postgres(tmp_path: Path) -> AsyncIterator[RestartablePostgres]:
+async def restartable_postgres() -> AsyncIterator[RestartablePostgres]:
     """A running PostgreSQL of the test's own that it may stop and start again."""
-    postgres = RestartablePostgres(tmp_path / "restartable-pg")
+    # Not under pytest's tmp_path: a pytest session starting meanwhile makes its root 0700
+    # again, and the server (another user under root) could not reach its data to restart.
+    root = Path(tempfile.mkdtemp(prefix="hyperstrate-restartable-pg-"))
+    postgres = RestartablePostgres(root)
     await postgres.start()
     try:
         yield postgres
     finally:
         await postgres.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 async def fast_shutdown_postgres(cluster_dir: Path, timeout: float = 30.0) -> None:
