@@ -64,9 +64,8 @@ async def _start(runtime: Runtime[CatalogSettings]) -> None:
     registrations: RegistrationService = services["registrations"]
     mcp_servers: McpServerService = services["mcp_servers"]
     jobs: JobService = services["jobs"]
-    runtime.spawn(
-        jobs.sweep_forever(runtime.settings.job_dispatch_sweep_seconds), "job-dispatch-sweeper"
-    )
+    sweep_seconds = runtime.settings.job_dispatch_sweep_seconds
+    runtime.spawn(lambda: jobs.sweep_forever(sweep_seconds), "job-dispatch-sweeper")
 
     directory = runtime.sessions.directory  # the kit's projection of AUTH: keys and users
     runtime.services["keys"] = directory

@@ -58,7 +58,7 @@ def build_services(runtime: Runtime[CatalogSettings]) -> dict[str, Any]:
     base_urls = BaseUrlGuard(guard)
     pool = ClientPool(read_timeout=settings.upstream_read_timeout_seconds)
     events = InferenceEventPublisher(runtime.require_js())
-    runtime.spawn(events.run(), "inference-events")
+    runtime.spawn(events.run, "inference-events")
     runtime.on_stop(pool.aclose)
     registrations = RegistrationService(
         database,

@@ -34,6 +34,7 @@ from hyperstrate_kit.bus import ConsumerRunner
 from hyperstrate_kit.logs import configure_logging
 from hyperstrate_kit.service import Runtime, ServiceDefinition
 from hyperstrate_kit.settings import SettingsError, load_settings
+from hyperstrate_kit.supervisor import SupervisedTask
 from hyperstrate_kit.telemetry import configure_tracing
 
 __all__ = ["jobs_consumer", "main", "running_worker"]
@@ -101,7 +102,9 @@ async def running_worker(settings: CatalogSettings) -> AsyncIterator[Runtime[Cat
         for index in range(settings.job_concurrency):
             runner = ConsumerRunner(runtime.require_js(), spec, handle, _decode, batch_size=1)
             runners.append(runner)
-            tasks.append(asyncio.create_task(runner.run(), name=f"jobs-runner-{index}"))
+            # Supervised: a runner whose NATS or database went away starts again.
+            supervised = SupervisedTask(f"jobs-runner-{index}", runner.run)
+            tasks.append(asyncio.create_task(supervised.run(), name=supervised.name))
         log.info("catalog worker running %d job runner(s)", len(runners))
         yield runtime
     finally:

@@ -37,7 +37,7 @@ async def start_inference(runtime: Runtime[RouterSettings]) -> None:
     publisher = InferenceEventPublisher(
         runtime.nc, Path(settings.data_dir) / "router" / "inference-events.spill"
     )
-    runtime.spawn(publisher.run(), "inference-events")
+    runtime.spawn(publisher.run, "inference-events")
     runtime.on_stop(publisher.flush)
     backends = inference_backends(settings)  # memory, or Redis by CACHE_/RATE_LIMIT_BACKEND
     runtime.on_stop(backends.aclose)  # closers run in reverse: after the worker has drained
@@ -55,7 +55,7 @@ async def start_inference(runtime: Runtime[RouterSettings]) -> None:
 
     # `health_check` with `probe: "chat"`: a one-token chat per target, off the hot path.
     probes = ChatHealthProbes(routers, catalog, ProviderClient(pool), pipeline.inference.health)
-    runtime.spawn(probes.run(), "health-probes")
+    runtime.spawn(probes.run, "health-probes")
 
     await runtime.follow("router.>", routers.apply, router_registry())
     await runtime.follow("prompts.>", prompts.apply, prompts_registry())
