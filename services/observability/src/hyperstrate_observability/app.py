@@ -25,6 +25,7 @@ from hyperstrate_kit.bus import event_decoder, idempotent, provision_consumer, s
 from hyperstrate_kit.database import MigrationSet
 from hyperstrate_kit.security import OutboundUrlGuard
 from hyperstrate_kit.service import Runtime, ServiceDefinition, create_service_app
+from hyperstrate_kit.supervisor import dependency_unavailable
 from hyperstrate_observability.api.controllers import CONTROLLERS
 from hyperstrate_observability.application.health import HealthMonitor
 from hyperstrate_observability.application.ports import HealthProbe, RegistrationSource
@@ -99,8 +100,12 @@ async def _every(seconds: float, job: Callable[[], Any], name: str) -> None:
     while True:
         try:
             await job()
-        except Exception:
-            log.exception("%s failed; trying again in %gs", name, seconds)
+        except Exception as exc:
+            if not dependency_unavailable(exc):
+                log.exception("%s failed; trying again in %gs", name, seconds)
+            else:  # an outage, not a bug: no stack trace every round
+                log.warning("%s: a dependency is away (%s); trying again in %gs",
+                            name, type(exc).__name__, seconds)  # fmt: skip
         await asyncio.sleep(seconds)
 
 
@@ -153,7 +158,7 @@ def build_definition(
             on_dead=_dead_letter_publisher(js, settings.consumer_prefix),
         )
         runtime.services["webhook_dispatcher"] = dispatcher
-        runtime.spawn(dispatcher.run(), "webhook-dispatcher")
+        runtime.spawn(dispatcher.run, "webhook-dispatcher")
 
         # Inference logs, in batches.
         spec = inference_consumer(
@@ -165,7 +170,7 @@ def build_definition(
             js, spec, decode_inference, ingestion.handle, batch_size=settings.log_batch_size
         )
         runtime.services["inference_consumer"] = consumer
-        runtime.spawn(consumer.run(), "inference-consumer")
+        runtime.spawn(consumer.run, "inference-consumer")
 
         # Webhooks that follow a router's webhookUrl (in order: one message in flight).
         router_spec = ConsumerSpec(
@@ -216,7 +221,7 @@ def build_definition(
         )
         runtime.services["health_monitor"] = monitor
         runtime.spawn(
-            run_as_leader(
+            lambda: run_as_leader(
                 database,
                 f"{settings.consumer_prefix}.health",
                 lambda: _every(settings.health_check_interval_secs, monitor.run_round, "health"),
@@ -234,7 +239,7 @@ def build_definition(
                 log.info("retention purge: %s", counts)
 
         runtime.spawn(
-            run_as_leader(
+            lambda: run_as_leader(
                 database,
                 f"{settings.consumer_prefix}.retention",
                 lambda: _every(RETENTION_INTERVAL_SECONDS, purge, "retention purge"),

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from hyperstrate_kit.database import Database, advisory_key
+from hyperstrate_kit.supervisor import dependency_unavailable
 
 __all__ = ["run_as_leader"]
 
@@ -32,13 +33,17 @@ async def run_as_leader(
     """
     url = database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     key = advisory_key(name)
+    unreachable = False  # warn once per outage, not at every attempt
     while True:
         try:
             conn = await asyncpg.connect(url)
         except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("%s: cannot reach the database: %s", name, exc)
+            if not unreachable:
+                log.warning("%s: cannot reach the database: %s", name, exc)
+            unreachable = True
             await asyncio.sleep(poll_seconds)
             continue
+        unreachable = False
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
                 await asyncio.sleep(poll_seconds)
@@ -56,8 +61,11 @@ async def run_as_leader(
                     await task
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("%s: lost the lock's connection: %s", name, exc)
-        except Exception:  # the work crashed: log it, let go of the lock, start again
-            log.exception("%s: failed", name)
+        except Exception as exc:  # the work failed: log it, let go of the lock, start again
+            if dependency_unavailable(exc):
+                log.warning("%s: lost the database: %s", name, type(exc).__name__)
+            else:
+                log.exception("%s: failed", name)
             await asyncio.sleep(poll_seconds)
         finally:
             with contextlib.suppress(Exception):
