@@ -131,12 +131,13 @@ _NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 def nats_servers(nats_url: str) -> list[str]:
     """The server URLs of `NATS_URL` (comma-separated), as the NATS client takes them."""
     servers = [server.strip() for server in nats_url.split(",")]
-    for server in servers:
+    for position, server in enumerate(servers, start=1):
         scheme, separator, address = server.partition("://")
         if not separator or scheme not in _NATS_SCHEMES or not address:
+            # Named by its position, never shown: a URL may carry a user and password.
             raise SettingsError(
-                f"NATS_URL: {server!r} is not a NATS server URL (nats://host:port; "
-                "several comma-separated)"
+                f"NATS_URL: entry {position} of {len(servers)} is not a NATS server URL "
+                "(nats://host:port, or tls://; several comma-separated)"
             )
     return servers
 

@@ -25,6 +25,13 @@ def test_a_bad_nats_url_stops_start_up_naming_the_variable(url: str, tmp_path: P
         load_settings(ServiceSettings, environ={"NATS_URL": url}, env_dir=tmp_path)
 
 
+def test_a_bad_nats_url_entry_is_named_by_position_without_its_password(tmp_path: Path) -> None:
+    url = "nats://n0:4222,admin:s3cret@n1:4222"
+    with pytest.raises(SettingsError, match="entry 2 of 2") as refused:
+        load_settings(ServiceSettings, environ={"NATS_URL": url}, env_dir=tmp_path)
+    assert "s3cret" not in str(refused.value)
+
+
 @pytest.mark.parametrize("replicas", ["0", "2", "7"])
 def test_stream_replicas_are_one_three_or_five(replicas: str, tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="NATS_STREAM_REPLICAS"):
