@@ -203,16 +203,21 @@ async def test_every_service_answers_with_the_security_headers_once(demo: Demo) 
     assert answers["chat"].status_code == 200 and answers["chat 400"].status_code == 400
 
 
-async def test_a_token_s_answer_keeps_its_cache_policy_through_the_gateway(demo: Demo) -> None:
-    access = demo.stack.data_dir / "demo.json"
-    credentials = json.loads(access.read_bytes())
+async def test_answers_with_a_token_or_a_key_are_no_store_through_the_gateway(
+    demo: Demo,
+) -> None:
+    credentials = json.loads((demo.stack.data_dir / "demo.json").read_bytes())
     login = {"email": credentials["admin_email"], "password": credentials["admin_password"]}
     async with httpx.AsyncClient(timeout=20) as client:
         direct = await client.post(f"{demo.stack.url('auth')}/auth/login", json=login)
         via_gateway = await client.post(f"{demo.gateway}/auth/login", json=login)
+        key = await client.post(
+            f"{demo.gateway}/auth/api-keys", headers=demo.admin, json={"name": "no-store"}
+        )
     assert direct.status_code == via_gateway.status_code == 200
-    assert via_gateway.json()["accessToken"]
-    assert via_gateway.headers.get_list("cache-control") == direct.headers.get_list("cache-control")
+    assert key.status_code == 201 and key.json()["key"]
+    for answer in (direct, via_gateway, key):
+        assert answer.headers.get_list("cache-control") == ["no-store"], answer.headers
 
 
 async def test_the_request_id_comes_back_once_and_both_logs_carry_it(demo: Demo) -> None:
