@@ -184,12 +184,19 @@ class JobService:
 
     async def sweep_forever(self, interval: float) -> None:
         """Run `dispatch_pending` every `interval` seconds (a background task of the API)."""
+        failing = False  # one warning per outage, not one per sweep
         while True:
             await asyncio.sleep(interval)
             try:
                 await self.dispatch_pending()
             except Exception as exc:
-                log.warning("job dispatch sweep failed: %s", exc)
+                if not failing:
+                    log.warning("job dispatch sweep failed: %s", exc)
+                failing = True
+            else:
+                if failing:
+                    log.info("job dispatch sweep works again")
+                failing = False
 
     async def get(self, caller: Caller, job_id: str) -> dto.JobView:
         """One job the caller may see (its own; any of the org for an admin session), with

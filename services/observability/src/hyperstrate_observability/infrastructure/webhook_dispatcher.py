@@ -129,13 +129,20 @@ class WebhookDispatcher:
 
     async def run(self) -> None:
         """Deliver until cancelled."""
+        failing = False  # one warning per outage, not one per poll
         while True:
             self._wake.clear()
             try:
                 sent = await self.dispatch_due()
             except Exception as exc:  # database away: try again at the next poll
-                log.warning("webhook dispatch failed: %s", exc)
+                if not failing:
+                    log.warning("webhook dispatch failed: %s", exc)
+                failing = True
                 sent = 0
+            else:
+                if failing:
+                    log.info("webhook dispatch works again")
+                failing = False
             if sent >= self.concurrency:
                 continue  # more may be due
             with contextlib.suppress(TimeoutError):
