@@ -78,6 +78,7 @@ class Load:
     model: str
     outcomes: dict[str, int | str] = field(default_factory=dict)
     answered_at: list[float] = field(default_factory=list)  # monotonic time of each 2xx
+    failed_after: list[float] = field(default_factory=list)  # seconds each failure took
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -95,6 +96,7 @@ class Load:
     async def _client(self, client: httpx.AsyncClient) -> None:
         while not self._stop.is_set():
             request_id = f"cluster-{next(self._ids)}"
+            sent_at = time.monotonic()
             try:
                 response = await client.post(
                     "/v1/chat/completions",
@@ -103,12 +105,14 @@ class Load:
                 )
             except httpx.HTTPError as exc:
                 self.outcomes[request_id] = type(exc).__name__
+                self.failed_after.append(time.monotonic() - sent_at)
                 await asyncio.sleep(0.05)  # the stack is refusing: do not spin
                 continue
             self.outcomes[request_id] = response.status_code
             if response.status_code < 300:
                 self.answered_at.append(time.monotonic())
             else:
+                self.failed_after.append(time.monotonic() - sent_at)
                 await asyncio.sleep(0.05)
 
     def longest_silence(self, since: float) -> float:
@@ -269,7 +273,8 @@ async def test_killing_a_nats_node_under_load_loses_and_doubles_no_answered_requ
     failures = Counter(status for status in load.outcomes.values() if status not in (200, 201))
     print(  # the run's figures, for the operator reading -s output
         f"requests {len(load.outcomes)}, 2xx {len(accepted)}, errors {dict(failures)}, "
-        f"logged {sum(logged.values())}, lost 0, doubled 0",
+        f"logged {sum(logged.values())}, lost 0, doubled 0, slowest failure "
+        f"{max(load.failed_after, default=0.0):.1f}s",
         *rounds,
         sep="\n",
     )
