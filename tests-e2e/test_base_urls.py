@@ -122,12 +122,20 @@ async def running(infrastructure: Infrastructure, **catalog_overrides: str) -> A
 
 
 async def _until_ready(base_url: str) -> None:
+    last: list[str] = [""]
     async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
 
         async def ready() -> bool:
-            return (await client.get("/readyz")).status_code == 200
+            answer = await client.get("/readyz")
+            last[0] = answer.text
+            return answer.status_code == 200
 
-        await wait_for(ready, timeout=30, message=f"{base_url}/readyz")
+        # Late in a full run the session's shared streams hold every earlier test's events,
+        # which the apps replay before they are ready: allow for that on a busy machine.
+        try:
+            await wait_for(ready, timeout=120, message=f"{base_url}/readyz")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; last /readyz: {last[0]}") from None
 
 
 async def _admin_with_key(nats_url: str, org_id: str, user_id: str) -> str:
