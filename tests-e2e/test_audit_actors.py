@@ -4,11 +4,8 @@ organisation the operator made with the auth CLI (kind `operator`)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
-import sys
 from typing import Any
 
 import httpx
@@ -31,21 +28,6 @@ async def _login(client: httpx.AsyncClient, email: str, password: str) -> dict[s
     login = await client.post("/auth/login", json={"email": email, "password": password})
     assert login.status_code == 200, login.text
     return dict(login.json())
-
-
-async def _run_cli(stack: Stack, *args: str) -> str:
-    env = {
-        **os.environ,
-        "DATABASE_URL": stack.printed(r"PostgreSQL at (\S+),"),
-        "NATS_URL": stack.printed(r"NATS \(JetStream\) at (\S+),"),
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hyperstrate_auth.cli", *args,
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    output, _ = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, output.decode()
-    return output.decode()
 
 
 async def test_the_audit_log_names_the_user_the_key_and_the_operator(stack: Stack) -> None:
@@ -136,8 +118,8 @@ async def test_the_audit_log_names_the_user_the_key_and_the_operator(stack: Stac
 
         # The operator's CLI, on the stack's own database: its organisation's admin reads
         # what the CLI did in the audit log.
-        output = await _run_cli(
-            stack, "create-org", "--name", "Ops", "--admin-email", "ops@audit.example"
+        output = await stack.operator_cli(
+            "create-org", "--name", "Ops", "--admin-email", "ops@audit.example"
         )
         password = re.search(r"password:\s+(\S+)", output).group(1)  # type: ignore[union-attr]
         ops = await _login(client, "ops@audit.example", password)
