@@ -43,7 +43,7 @@ from hyperstrate_contracts import (
     dead_letter_subject,
 )
 from hyperstrate_kit.actors import acting_as, system_actor
-from hyperstrate_kit.database import Database, database_unavailable
+from hyperstrate_kit.database import Database, until_database_answers
 from hyperstrate_kit.metrics import CONSUMER_HANDLED, CONSUMER_LAG
 from hyperstrate_kit.settings import nats_servers
 from hyperstrate_kit.telemetry import extract_context, inject_headers, tracer
@@ -303,24 +303,11 @@ class ConsumerRunner(Generic[T]):
         # While the database is away the message stays in hand (kept in progress) and is
         # tried again, rather than spending its deliveries towards the dead letter: an
         # outage longer than the backoff would otherwise dead-letter every message.
-        delay = 0.2
-        waited = False
-        while True:
-            try:
-                await self.handler(decoded, msg)
-            except Exception as exc:
-                if self._stopping.is_set() or not database_unavailable(exc):
-                    raise
-                if not waited:
-                    log.warning("consumer %s waits for the database (%s); retrying",
-                                self.spec.durable, type(exc).__name__)  # fmt: skip
-                    waited = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            else:
-                if waited:
-                    log.info("consumer %s: the database answers again", self.spec.durable)
-                return
+        await until_database_answers(
+            lambda: self.handler(decoded, msg),
+            f"consumer {self.spec.durable}",
+            stopping=self._stopping.is_set,
+        )
 
     def _backoff(self, attempt: int) -> float:
         delays = self.spec.backoff_seconds or (1.0,)

@@ -8,12 +8,14 @@ so that two replicas starting together do not race.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from alembic import command
@@ -37,6 +39,7 @@ __all__ = [
     "database_url_for",
     "ensure_database",
     "run_alembic_env",
+    "until_database_answers",
 ]
 
 
@@ -95,6 +98,41 @@ def database_unavailable(exc: BaseException) -> bool:
             return True
         current = getattr(current, "orig", None) or current.__cause__ or current.__context__
     return False
+
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+async def until_database_answers(
+    attempt: Callable[[], Awaitable[T]],
+    who: str,
+    while_away: Callable[[], Awaitable[None]] | None = None,
+    stopping: Callable[[], bool] = lambda: False,
+) -> T:
+    """Await `attempt()` again and again while it fails only because the database is away
+    (backoff 0.2 s doubling to 5 s, one warning per outage); `while_away` runs before each
+    pause (e.g. to keep messages in progress). Any other error, or one while `stopping()`,
+    is raised: a consumer keeps what it holds through a restart instead of dead-lettering it.
+    """
+    delay, waited = 0.2, False
+    while True:
+        try:
+            result = await attempt()
+        except Exception as exc:
+            if stopping() or not database_unavailable(exc):
+                raise
+            if not waited:
+                log.warning("%s waits for the database (%s); retrying", who, type(exc).__name__)
+                waited = True
+            if while_away is not None:
+                await while_away()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        else:
+            if waited:
+                log.info("%s: the database answers again", who)
+            return result
 
 
 def _raised_by_database_driver(exc: BaseException) -> bool:

@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 
 from hyperstrate_contracts import ConsumerSpec
 from hyperstrate_kit.bus import dead_letter
-from hyperstrate_kit.database import database_unavailable
+from hyperstrate_kit.database import until_database_answers
 from hyperstrate_kit.metrics import CONSUMER_HANDLED, CONSUMER_LAG
 
 __all__ = ["BatchConsumer"]
@@ -113,27 +113,14 @@ class BatchConsumer(Generic[T]):
         # While the database is away the batch stays in hand (kept in progress) and is
         # written again once it answers: naking it would spend its deliveries and, past the
         # backoff, dead-letter logs that only waited for a restart.
-        delay = 0.2
-        waited = False
-        while True:
-            try:
-                await self.handle(decoded)
-            except Exception as exc:
-                if not database_unavailable(exc):
-                    raise
-                if not waited:
-                    log.warning("consumer %s waits for the database (%s); %d in hand",
-                                self.spec.durable, type(exc).__name__, len(decoded))  # fmt: skip
-                    waited = True
-                for _, msg in decoded:
-                    with contextlib.suppress(Exception):
-                        await msg.in_progress()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            else:
-                if waited:
-                    log.info("consumer %s: the database answers again", self.spec.durable)
-                return
+        async def keep_in_hand() -> None:
+            for _, msg in decoded:
+                with contextlib.suppress(Exception):
+                    await msg.in_progress()
+
+        await until_database_answers(
+            lambda: self.handle(decoded), f"consumer {self.spec.durable}", keep_in_hand
+        )
 
     async def _ack(self, messages: Sequence[Msg]) -> None:
         now = time.time()
