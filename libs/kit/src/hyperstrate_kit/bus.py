@@ -115,6 +115,9 @@ def coalesced_writes(nc: NatsClient) -> Iterator[None]:
         nc.coalescing -= 1
 
 
+FIRST_CONNECT_TIMEOUT_SECS = 15.0
+
+
 async def connect_nats(url: str, name: str) -> NatsClient:
     """Connect with unlimited reconnects, so a NATS restart is ridden out, not fatal.
 
@@ -123,13 +126,21 @@ async def connect_nats(url: str, name: str) -> NatsClient:
     node dies, reconnects to another (the cluster also tells it of the nodes not listed).
     """
     nc = _EagerFlushClient()
-    await nc.connect(
+    connecting = nc.connect(
         nats_servers(url),
         name=f"hyperstrate-{name}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,  # type: ignore[arg-type]  # seconds; the stub says int
         connect_timeout=5,
     )
+    try:
+        # Unlimited reconnects make nats-py's first connect loop forever when no server
+        # answers (a service then hangs at start-up, deaf to SIGTERM): bound the first one.
+        await asyncio.wait_for(connecting, FIRST_CONNECT_TIMEOUT_SECS)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await nc.close()
+        raise
     return nc
 
 

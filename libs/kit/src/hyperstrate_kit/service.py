@@ -14,6 +14,7 @@ import contextlib
 import inspect
 import logging
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -288,10 +289,16 @@ async def _connect_with_retry(url: str, name: str, timeout: float = 30.0) -> Nat
         try:
             return await connect_nats(url, name)
         except Exception as exc:
+            shown = _without_credentials(url)
             if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"cannot connect to NATS at NATS_URL={url}: {exc}") from exc
-            log.warning("waiting for NATS at %s: %s", url, exc)
+                raise RuntimeError(f"cannot connect to NATS at NATS_URL={shown}: {exc}") from exc
+            log.warning("waiting for NATS at %s: %s", shown, exc)
             await asyncio.sleep(1.0)
+
+
+def _without_credentials(urls: str) -> str:
+    # A NATS URL may carry a user and password or a token: never into a log or an error.
+    return re.sub(r"(?<=//)[^/@,]*@", "***@", urls)
 
 
 def create_service_app(definition: ServiceDefinition[S], settings: S) -> Any:
