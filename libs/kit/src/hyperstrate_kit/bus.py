@@ -430,8 +430,10 @@ class StreamFollower:
             idle_heartbeat=5.0,
         )
         info = await self._subscription.consumer_info()
-        if info.num_pending == 0 and not (info.delivered and info.delivered.stream_seq):
-            self.caught_up.set()  # nothing to replay
+        # Nothing pending and nothing delivered to us yet: nothing to replay. (The stream
+        # sequence would not do: from a start time it already points past the skipped events.)
+        if info.num_pending == 0 and not (info.delivered and info.delivered.consumer_seq):
+            self.caught_up.set()
 
     async def _on_message(self, msg: Msg) -> None:
         try:

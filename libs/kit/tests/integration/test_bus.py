@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -217,6 +218,22 @@ async def test_follower_of_an_empty_stream_is_caught_up_at_once(
     test_stream: JetStreamContext,
 ) -> None:
     follower = StreamFollower(test_stream, registry, "kittest.>", lambda event: None)
+    await follower.start()
+    try:
+        await asyncio.wait_for(follower.caught_up.wait(), 5)
+        assert follower.applied == 0
+    finally:
+        await follower.stop()
+
+
+async def test_a_follower_starting_after_the_last_event_is_caught_up_at_once(
+    test_stream: JetStreamContext,
+) -> None:
+    # A router restarting long after the last inference event follows INFERENCE from a time
+    # past it: nothing to replay, so it must be ready (it stayed not-ready for ever).
+    await _publish_widgets(test_stream, 5)
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    follower = StreamFollower(test_stream, registry, "kittest.>", lambda event: None, later)
     await follower.start()
     try:
         await asyncio.wait_for(follower.caught_up.wait(), 5)
