@@ -130,10 +130,8 @@ async def _until_ready(base_url: str) -> None:
             last[0] = answer.text
             return answer.status_code == 200
 
-        # Late in a full run the session's shared streams hold every earlier test's events,
-        # which the apps replay before they are ready: allow for that on a busy machine.
         try:
-            await wait_for(ready, timeout=120, message=f"{base_url}/readyz")
+            await wait_for(ready, timeout=30, message=f"{base_url}/readyz")
         except AssertionError as exc:
             raise AssertionError(f"{exc}; last /readyz: {last[0]}") from None
 
